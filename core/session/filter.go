@@ -1,0 +1,229 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// Errors returned by From and Existing.
+var (
+	// ErrNoMiddleware is returned when the request did not pass through the
+	// manager's Middleware.
+	ErrNoMiddleware = errors.New("session: the request did not pass through the session middleware")
+	// ErrNoSession is returned by Existing when the request names no session.
+	ErrNoSession = errors.New("session: the request has no session")
+	// ErrHeadersWritten is returned when a session would be created after the
+	// response headers were sent, too late for its cookie.
+	ErrHeadersWritten = errors.New("session: response headers already written")
+)
+
+type ctxKey struct{}
+
+// From returns the request's session, creating one if the request names none
+// (or names one that does not exist or has expired). It is cheap to call
+// again: the session is looked up once per request.
+func From(ctx context.Context) (*Session, error) {
+	w, ok := ctx.Value(ctxKey{}).(*writer)
+	if !ok {
+		return nil, ErrNoMiddleware
+	}
+	return w.session(ctx, true)
+}
+
+// Existing returns the request's session, or ErrNoSession if it names none
+// that exists; it never creates one.
+func Existing(ctx context.Context) (*Session, error) {
+	w, ok := ctx.Value(ctxKey{}).(*writer)
+	if !ok {
+		return nil, ErrNoMiddleware
+	}
+	return w.session(ctx, false)
+}
+
+// Middleware is the session filter. It finds the request's session lazily, on
+// the first From or Existing, so a request that never touches the session
+// costs no lookup and sets no cookie. It holds the session for the request,
+// writes the cookie before the first byte of the body, and releases the
+// session when the handler returns.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &writer{ResponseWriter: rw, m: m, req: r}
+		defer w.release()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, w)))
+		w.mu.Lock()
+		w.commitLocked()
+		w.mu.Unlock()
+	})
+}
+
+// writer wraps the ResponseWriter to commit the session before the response
+// starts, and carries the request's session state.
+type writer struct {
+	http.ResponseWriter
+	m   *Manager
+	req *http.Request
+
+	mu        sync.Mutex
+	looked    bool     // the cookie was read and looked up
+	cookieID  string   // the id the client presented and we found, if any
+	sess      *Session // held (locked for this request) until release
+	committed bool     // headers are out: the cookie can no longer change
+}
+
+func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sess != nil && w.sess.live() {
+		return w.sess, nil
+	}
+	if !w.looked {
+		w.looked = true
+		s, err := w.findFromCookie(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			w.sess = s
+			w.ResponseWriter.Header().Add("Vary", "Cookie")
+			return s, nil
+		}
+	}
+	if !create {
+		return nil, ErrNoSession
+	}
+	if w.committed {
+		return nil, ErrHeadersWritten
+	}
+	s, err := w.m.create(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if w.sess != nil {
+		// The request invalidated its session and now starts another.
+		w.m.unlockRequest(w.sess)
+	}
+	w.sess = s
+	w.ResponseWriter.Header().Add("Vary", "Cookie")
+	return s, nil
+}
+
+// maxCookieCandidates bounds how many same-named cookies a request may make
+// us look up.
+const maxCookieCandidates = 4
+
+func (w *writer) findFromCookie(ctx context.Context) (*Session, error) {
+	tried := 0
+	for _, c := range w.req.CookiesNamed(w.m.opts.Cookie.Name) {
+		// Anything that is not an id we could have issued is no session: a
+		// malformed or oversized cookie never reaches the store.
+		if !ValidID(c.Value) {
+			continue
+		}
+		if tried++; tried > maxCookieCandidates {
+			break
+		}
+		s, err := w.m.lookup(ctx, c.Value)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			w.cookieID = c.Value
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+// commitLocked runs once, before the response's headers go out: it writes the
+// session cookie if the client's is missing, stale or persistent.
+func (w *writer) commitLocked() {
+	if w.committed {
+		return
+	}
+	w.committed = true
+	s := w.sess
+	if s == nil {
+		return
+	}
+	o := &w.m.opts.Cookie
+	c := http.Cookie{
+		Name:     o.Name,
+		Path:     o.Path,
+		Domain:   o.Domain,
+		Secure:   o.Secure,
+		HttpOnly: o.HTTPOnly,
+		SameSite: o.SameSite,
+	}
+	if !s.live() {
+		if w.cookieID == "" {
+			return
+		}
+		c.MaxAge = -1 // tell the client to forget the dead id
+	} else {
+		c.Value = s.ID()
+		if c.Value == w.cookieID && !o.Persist {
+			return
+		}
+		if o.Persist {
+			c.Expires = s.Expires()
+		}
+	}
+	h := w.ResponseWriter.Header()
+	h.Add("Set-Cookie", c.String())
+	h.Add("Cache-Control", `no-cache="Set-Cookie"`)
+}
+
+func (w *writer) commit() {
+	w.mu.Lock()
+	w.commitLocked()
+	w.mu.Unlock()
+}
+
+// release gives the session back when the request is over, even if the
+// handler panicked.
+func (w *writer) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sess != nil {
+		w.m.unlockRequest(w.sess)
+		w.sess = nil
+	}
+}
+
+func (w *writer) WriteHeader(code int) {
+	// Informational responses leave the real headers still to come.
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.commit()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	w.commit()
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush and FlushError commit first: flushing sends the headers.
+func (w *writer) Flush() {
+	_ = w.FlushError()
+}
+
+func (w *writer) FlushError() error {
+	w.commit()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over; whatever the session needed to say in
+// headers has been decided by then.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.commit()
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer's optional
+// methods (deadlines, full duplex).
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,370 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+)
+
+func newManager(t testing.TB, tweak func(*session.Options)) *session.Manager {
+	t.Helper()
+	opts := session.DefaultOptions()
+	opts.Store = memstore.New()
+	if tweak != nil {
+		tweak(&opts)
+	}
+	m, err := session.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
+}
+
+// counter increments "n" and writes it, like the demo's /api/incr.
+func counter(w http.ResponseWriter, r *http.Request) {
+	s, err := session.From(r.Context())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	n, _ := s.GetInt("n")
+	if err := s.PutInt("n", n+1); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprint(w, n+1)
+}
+
+func do(t *testing.T, h http.Handler, cookie string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/", nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func sessionCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
+	t.Helper()
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "WADISESSIONID" {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestFilterSessionAcrossRequests(t *testing.T) {
+	m := newManager(t, nil)
+	h := m.Middleware(http.HandlerFunc(counter))
+	first := do(t, h, "")
+	c := sessionCookie(t, first)
+	if c == nil || first.Body.String() != "1" {
+		t.Fatalf("first request: cookie %v body %q", c, first.Body)
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || !c.Expires.IsZero() || c.Secure {
+		t.Fatalf("cookie attributes %+v", c)
+	}
+	if !session.ValidID(c.Value) {
+		t.Fatalf("cookie value %q is not an id", c.Value)
+	}
+	second := do(t, h, "WADISESSIONID="+c.Value)
+	if second.Body.String() != "2" {
+		t.Fatalf("second request body %q, want 2", second.Body)
+	}
+	if sessionCookie(t, second) != nil {
+		t.Fatal("an unchanged session cookie was sent again")
+	}
+}
+
+func TestFilterUntouchedRequestCostsNothing(t *testing.T) {
+	m := newManager(t, nil)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	rec := do(t, h, "")
+	if len(rec.Result().Cookies()) != 0 || m.Len() != 0 {
+		t.Fatalf("untouched request set %d cookies, made %d sessions", len(rec.Result().Cookies()), m.Len())
+	}
+}
+
+func TestFilterBadCookies(t *testing.T) {
+	m := newManager(t, nil)
+	h := m.Middleware(http.HandlerFunc(counter))
+	valid := sessionCookie(t, do(t, h, "")).Value
+	unknown := strings.Repeat("A", len(valid))
+	tests := []struct {
+		name   string
+		cookie string
+		want   string // body
+	}{
+		{"malformed", "WADISESSIONID=%%%;", "1"},
+		{"oversized", "WADISESSIONID=" + strings.Repeat("x", 8000), "1"},
+		{"unknown id", "WADISESSIONID=" + unknown, "1"},
+		{"forged shape", "WADISESSIONID=" + valid[:len(valid)-1] + ".", "1"},
+		{"garbage header", "\x00\x01;;==;WADISESSIONID", "1"},
+		{"duplicate names, second valid", "WADISESSIONID=" + unknown + "; WADISESSIONID=" + valid, "2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := do(t, h, tt.cookie)
+			if rec.Code != 200 || rec.Body.String() != tt.want {
+				t.Fatalf("code %d body %q, want 200 %q", rec.Code, rec.Body, tt.want)
+			}
+			if c := sessionCookie(t, rec); tt.want == "1" && (c == nil || c.Value == unknown) {
+				t.Fatalf("cookie %v: want a fresh id", c)
+			}
+		})
+	}
+}
+
+func TestFromWithoutMiddleware(t *testing.T) {
+	if _, err := session.From(context.Background()); !errors.Is(err, session.ErrNoMiddleware) {
+		t.Fatalf("From: %v", err)
+	}
+	if _, err := session.Existing(context.Background()); !errors.Is(err, session.ErrNoMiddleware) {
+		t.Fatalf("Existing: %v", err)
+	}
+}
+
+func TestExistingNeverCreates(t *testing.T) {
+	m := newManager(t, nil)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := session.Existing(r.Context())
+		fmt.Fprint(w, errors.Is(err, session.ErrNoSession))
+	}))
+	if rec := do(t, h, ""); rec.Body.String() != "true" || m.Len() != 0 || len(rec.Result().Cookies()) != 0 {
+		t.Fatalf("Existing created a session: %q, %d", rec.Body, m.Len())
+	}
+}
+
+func TestCookieBeforeBody(t *testing.T) {
+	m := newManager(t, nil)
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"write", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = session.From(r.Context())
+			io.WriteString(w, "body")
+		}},
+		{"write header", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = session.From(r.Context())
+			w.WriteHeader(201)
+		}},
+		{"flush", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = session.From(r.Context())
+			w.(http.Flusher).Flush()
+		}},
+		{"response controller flush", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = session.From(r.Context())
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				panic(err)
+			}
+		}},
+		{"nothing written", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = session.From(r.Context())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(m.Middleware(tt.handler))
+			defer srv.Close()
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if len(resp.Cookies()) != 1 {
+				t.Fatalf("cookies %v: want the session cookie in the headers", resp.Cookies())
+			}
+		})
+	}
+}
+
+func TestCreateAfterHeadersIsAnError(t *testing.T) {
+	m := newManager(t, nil)
+	var got error
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "x")
+		_, got = session.From(r.Context())
+	}))
+	do(t, h, "")
+	if !errors.Is(got, session.ErrHeadersWritten) || m.Len() != 0 {
+		t.Fatalf("From after the body: %v, %d sessions", got, m.Len())
+	}
+}
+
+func TestHijackAndDeadlinesThroughWrapper(t *testing.T) {
+	m := newManager(t, nil)
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := session.From(r.Context()); err != nil {
+			panic(err)
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+			panic(err)
+		}
+		conn, buf, err := rc.Hijack()
+		if err != nil {
+			panic(err)
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
+		buf.Flush()
+	})))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hijacked" {
+		t.Fatalf("body %q", body)
+	}
+	// The session was released despite the hijack: a manager-side operation
+	// can take it exclusively.
+	if m.Len() != 1 {
+		t.Fatalf("sessions %d", m.Len())
+	}
+}
+
+func TestInvalidateAndRenewCookies(t *testing.T) {
+	m := newManager(t, nil)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := session.From(r.Context())
+		if err != nil {
+			panic(err)
+		}
+		switch r.URL.Path {
+		case "/logout":
+			if err := s.Invalidate(r.Context()); err != nil {
+				panic(err)
+			}
+		case "/login":
+			if err := s.RenewID(r.Context()); err != nil {
+				panic(err)
+			}
+		}
+		fmt.Fprint(w, s.GetString("who"))
+	}))
+	id := sessionCookie(t, do(t, h, "")).Value
+	req := func(path, id string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Header.Set("Cookie", "WADISESSIONID="+id)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	login := req("/login", id)
+	renewed := sessionCookie(t, login)
+	if renewed == nil || renewed.Value == id {
+		t.Fatalf("login did not renew the cookie: %v", renewed)
+	}
+	if c := sessionCookie(t, req("/", id)); c == nil || c.Value == id || c.Value == renewed.Value {
+		t.Fatal("the old id still reaches the session")
+	}
+	logout := req("/logout", renewed.Value)
+	if c := sessionCookie(t, logout); c == nil || c.MaxAge >= 0 {
+		t.Fatalf("logout cookie %v: want a deletion", c)
+	}
+}
+
+func TestPersistentCookie(t *testing.T) {
+	m := newManager(t, func(o *session.Options) { o.Cookie.Persist = true; o.Cookie.Secure = true; o.Cookie.Domain = "example.com" })
+	h := m.Middleware(http.HandlerFunc(counter))
+	first := sessionCookie(t, do(t, h, ""))
+	if first.Expires.Before(time.Now().Add(29*time.Minute)) || !first.Secure || first.Domain != "example.com" {
+		t.Fatalf("persistent cookie %+v", first)
+	}
+	// Each request extends it.
+	if c := sessionCookie(t, do(t, h, "WADISESSIONID="+first.Value)); c == nil || c.Value != first.Value {
+		t.Fatalf("persistent cookie not refreshed: %v", c)
+	}
+}
+
+func TestPanicReleasesSession(t *testing.T) {
+	m := newManager(t, func(o *session.Options) { o.Exclusive = true; o.LockTimeout = time.Second })
+	var id string
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := session.From(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 503)
+			return
+		}
+		id = s.ID()
+		if r.URL.Path == "/panic" {
+			panic("boom")
+		}
+	}))
+	func() {
+		defer func() { _ = recover() }()
+		do(t, h, "")
+	}()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Cookie", "WADISESSIONID="+id)
+	r2 := httptest.NewRequest("GET", "/panic", nil)
+	r2.Header.Set("Cookie", "WADISESSIONID="+id)
+	func() {
+		defer func() { _ = recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), r2)
+	}()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("after a panic the session stayed locked: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestSizeLimits(t *testing.T) {
+	m := newManager(t, func(o *session.Options) { o.MaxAttributeSize = 100; o.MaxSessionSize = 250 })
+	var errs []error
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := session.From(r.Context())
+		errs = append(errs,
+			s.Put("a", make([]byte, 99)),  // 100 with the name: fits
+			s.Put("b", make([]byte, 100)), // 101: too large
+			s.Put("c", make([]byte, 99)),  // session 200
+			s.Put("d", make([]byte, 99)),  // session 300: too large
+			s.Put("a", make([]byte, 10)),  // replacing shrinks it
+			s.Put("d", make([]byte, 99)),  // 211: fits now
+		)
+	}))
+	do(t, h, "")
+	want := []bool{false, true, false, true, false, false}
+	for i, e := range errs {
+		if errors.Is(e, session.ErrTooLarge) != want[i] {
+			t.Errorf("put %d: %v, want too large = %v", i, e, want[i])
+		}
+	}
+}
+
+// FuzzCookieHeader feeds arbitrary Cookie headers through the filter: none
+// may crash it or reach a session it did not issue.
+func FuzzCookieHeader(f *testing.F) {
+	m := newManager(f, nil)
+	h := m.Middleware(http.HandlerFunc(counter))
+	f.Add("WADISESSIONID=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	f.Add("WADISESSIONID=; WADISESSIONID=\"x\"")
+	f.Add(";;=;WADISESSIONID=%00")
+	f.Fuzz(func(t *testing.T, header string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header["Cookie"] = []string{header}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.String() != "1" {
+			t.Fatalf("cookie %q: code %d body %q, want a fresh session", header, rec.Code, rec.Body)
+		}
+	})
+}
