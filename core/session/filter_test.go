@@ -282,7 +282,11 @@ func TestInvalidateAndRenewCookies(t *testing.T) {
 }
 
 func TestPersistentCookie(t *testing.T) {
-	m := newManager(t, func(o *session.Options) { o.Cookie.Persist = true; o.Cookie.Secure = true; o.Cookie.Domain = "example.com" })
+	m := newManager(t, func(o *session.Options) {
+		o.Cookie.Persist = true
+		o.Cookie.Secure = true
+		o.Cookie.Domain = "example.com"
+	})
 	h := m.Middleware(http.HandlerFunc(counter))
 	first := sessionCookie(t, do(t, h, ""))
 	if first.Expires.Before(time.Now().Add(29*time.Minute)) || !first.Secure || first.Domain != "example.com" {
