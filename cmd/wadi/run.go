@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wadi-go/wadi/cmd/wadi/internal/demo"
+	"github.com/wadi-go/wadi/config"
+	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/plugins/builtin"
+	"github.com/wadi-go/wadi/sdk/store"
+)
+
+// shutdownTimeout bounds each phase of a graceful stop: in-flight requests
+// finishing, then sessions being written out.
+const shutdownTimeout = 30 * time.Second
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration `file`")
+	dev := fs.Bool("dev", false, "run a throwaway node with the demo application on 127.0.0.1:8080 and a temporary data directory")
+	logLevel := fs.String("log-level", "info", "log `level`: trace, debug, info, warn or error")
+	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: wadi run -config FILE | -dev [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || (*configPath == "") == !*dev {
+		fmt.Fprintln(stderr, "wadi run: give exactly one of -config FILE and -dev")
+		fs.Usage()
+		return 2
+	}
+	level := hclog.LevelFromString(*logLevel)
+	if level == hclog.NoLevel {
+		fmt.Fprintf(stderr, "wadi run: unknown log level %q\n", *logLevel)
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name:       "wadi",
+		Level:      level,
+		JSONFormat: *logJSON,
+		Output:     stderr,
+		Color:      hclog.AutoColor,
+	})
+
+	var cfg *config.Config
+	if *dev {
+		dir, err := os.MkdirTemp("", "wadi-dev-")
+		if err != nil {
+			log.Error("creating the dev data directory", "error", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		c := config.Defaults()
+		c.Node = config.Node{Name: "dev", DataDir: dir}
+		c.HTTP.App = "demo"
+		cfg = &c
+	} else if cfg = loadConfig(*configPath, stderr); cfg == nil {
+		return 1
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("node failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the node until ctx is cancelled, then stops it gracefully:
+// in-flight requests finish, and every session is written to the store.
+func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
+	log = log.With("node", cfg.Node.Name)
+	if err := os.MkdirAll(cfg.Node.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating the data directory: %w", err)
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "error", err)
+		}
+	}()
+
+	mgr, err := session.New(managerOptions(cfg, st, log))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		_ = mgr.Close(context.Background())
+		return fmt.Errorf("http: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mgr.Middleware(appHandler(cfg, log)),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("node started", "http", ln.Addr().String(), "data_dir", cfg.Node.DataDir, "app", cfg.HTTP.App)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: finishing requests, then writing sessions out")
+	case serveErr = <-served:
+		log.Error("http server stopped", "error", serveErr)
+	}
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("requests still running at the deadline", "error", err)
+	}
+	wctx, cancel2 := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel2()
+	if err := mgr.Close(wctx); err != nil {
+		return fmt.Errorf("writing sessions out: %w", err)
+	}
+	log.Info("stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+func openStore(cfg *config.Config) (store.Store, error) {
+	name, raw := builtin.DefaultStore, []byte("{}")
+	if cfg.Store != nil {
+		name, raw = cfg.Store.Name, cfg.Store.Config
+	}
+	b, ok := builtin.LookupStore(name)
+	if !ok {
+		return nil, fmt.Errorf("unknown store %q", name)
+	}
+	dir, err := filepath.Abs(cfg.Node.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := b.Open(raw, builtin.Env{DataDir: dir})
+	if err != nil {
+		return nil, fmt.Errorf("opening store %q: %w", name, err)
+	}
+	return st, nil
+}
+
+func managerOptions(cfg *config.Config, st store.Store, log hclog.Logger) session.Options {
+	s := cfg.Session
+	o := session.DefaultOptions()
+	o.Store = st
+	o.Logger = log.Named("sessions")
+	o.Cookie = session.CookieOptions{
+		Name:     s.CookieName,
+		Path:     s.CookiePath,
+		Domain:   s.CookieDomain,
+		Secure:   s.CookieSecure,
+		HTTPOnly: s.CookieHTTPOnly,
+		SameSite: s.CookieSameSite,
+		Persist:  s.CookiePersist,
+	}
+	o.IdleTimeout = s.IdleTimeout
+	o.Lifetime = s.Lifetime
+	o.EvictAfter = s.EvictAfter
+	o.MaxInMemory = s.MaxInMemory
+	o.SweepInterval = s.SweepInterval
+	o.LockTimeout = s.LockTimeout
+	o.Exclusive = s.Exclusive
+	o.MaxAttributeSize = s.MaxAttributeSize
+	o.MaxSessionSize = s.MaxSessionSize
+	return o
+}
+
+func appHandler(cfg *config.Config, log hclog.Logger) http.Handler {
+	if cfg.HTTP.App == "demo" {
+		return demo.New(cfg.Node.Name, log.Named("demo")).Handler()
+	}
+	// No application yet: the node answers, but serves nothing.
+	return http.NotFoundHandler()
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/mattn/go-isatty"
+
+	"github.com/wadi-go/wadi/config"
+	"github.com/wadi-go/wadi/plugins/builtin"
+)
+
+func configOptions() config.Options {
+	return config.Options{Schemas: builtin.Schema}
+}
+
+// loadConfig loads and validates a configuration file, writing every
+// diagnostic to stderr; it returns nil if there was an error.
+func loadConfig(path string, stderr io.Writer) *config.Config {
+	cfg, files, diags := config.Load(path, configOptions())
+	if len(diags) > 0 {
+		writeDiags(stderr, files, diags)
+	}
+	if diags.HasErrors() {
+		return nil
+	}
+	return cfg
+}
+
+func writeDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	color := false
+	if f, ok := w.(*os.File); ok {
+		color = isatty.IsTerminal(f.Fd())
+	}
+	if err := config.WriteDiagnostics(w, files, diags, color); err != nil {
+		fmt.Fprintln(w, diags.Error())
+	}
+}
+
+func validateCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: wadi validate FILE...\n\nChecks configuration files and reports every problem with its file, line and column.")
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	code := 0
+	for _, path := range fs.Args() {
+		if loadConfig(path, stderr) == nil {
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: valid\n", path)
+	}
+	return code
+}
