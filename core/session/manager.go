@@ -316,6 +316,10 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
+	if errors.Is(err, store.ErrCorrupt) {
+		m.log.Error("skipping a corrupt stored session", "session", logID(id), "error", err)
+		return nil, nil
+	}
 	if err != nil {
 		// Not "no session": the copy may well exist, and a fresh session in
 		// its place would lose the customer's state.

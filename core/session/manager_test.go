@@ -30,7 +30,8 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // faultyStore wraps a real store and fails its calls while fail is set.
 type faultyStore struct {
 	store.Store
-	fail atomic.Bool
+	fail    atomic.Bool
+	corrupt atomic.Bool // Load reports the record as corrupt
 }
 
 var errInjected = errors.New("injected store failure")
@@ -45,6 +46,9 @@ func (f *faultyStore) Save(ctx context.Context, recs []store.Record) error {
 func (f *faultyStore) Load(ctx context.Context, id string) (store.Record, error) {
 	if f.fail.Load() {
 		return store.Record{}, errInjected
+	}
+	if f.corrupt.Load() {
+		return store.Record{}, fmt.Errorf("%w: injected", store.ErrCorrupt)
 	}
 	return f.Store.Load(ctx, id)
 }
@@ -369,6 +373,12 @@ func TestCorruptStoredRecordIsSkipped(t *testing.T) {
 	if _, ok := h.get(t, id, ""); ok {
 		t.Fatal("a corrupt record was adopted")
 	}
+	// A store that reports corruption itself is skipped the same way.
+	h.store.corrupt.Store(true)
+	if _, ok := h.get(t, id, ""); ok {
+		t.Fatal("a record the store reports corrupt was adopted")
+	}
+	h.store.corrupt.Store(false)
 	good := h.newSession(t, nil)
 	if _, ok := h.get(t, good, ""); !ok {
 		t.Fatal("the node stopped working after a corrupt record")

@@ -13,15 +13,23 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned by Load when no live record has the id.
-var ErrNotFound = errors.New("store: record not found")
+// Errors a store returns; callers test them with errors.Is.
+var (
+	// ErrNotFound is returned by Load when no live record has the id.
+	ErrNotFound = errors.New("store: record not found")
+	// ErrCorrupt is wrapped by Load's error when the stored record cannot be
+	// read back; the host reports and skips it, unlike an outage, which it
+	// retries.
+	ErrCorrupt = errors.New("store: corrupt record")
+)
 
 // Record is one stored session.
 type Record struct {
 	// ID is the session id. Stores may rely on it being at most MaxIDLen bytes.
 	ID string
 	// Expires is when the record stops being valid; a store must not return a
-	// record past its expiry from Load, and DeleteExpired removes it.
+	// record past its expiry from Load, and DeleteExpired removes it. A zero
+	// or past Expires is accepted and means already expired.
 	Expires time.Time
 	// Data is the encoded session; the store keeps it byte for byte.
 	Data []byte
@@ -31,8 +39,10 @@ type Record struct {
 const MaxIDLen = 128
 
 // Store is implemented by every store strategy. All methods are safe for
-// concurrent use. Every method that may wait takes a context and returns
-// promptly when it is cancelled.
+// concurrent use. Every method given a context that is already done returns
+// an error wrapping ctx.Err(), even for an empty batch, and returns promptly
+// when it is cancelled. An id that is empty or longer than MaxIDLen makes the
+// call fail whole.
 type Store interface {
 	// Save writes the records, replacing any with the same id. A batch is
 	// written as a whole where the backend allows it; on error, some records
@@ -46,10 +56,10 @@ type Store interface {
 	// error.
 	Delete(ctx context.Context, ids []string) error
 	// DeleteExpired removes up to limit records whose expiry is at or before
-	// the given time, and returns their ids. A record saved again with a later
-	// expiry since is not removed: the check and the removal are atomic.
-	// Stores whose backend expires records by itself (Redis TTLs) may return
-	// no ids.
+	// the given time, earliest first, and returns their ids; limit <= 0
+	// removes nothing. A record saved again with a later expiry since is not
+	// removed: the check and the removal are atomic. Stores whose backend
+	// expires records by itself (Redis TTLs) may return no ids.
 	DeleteExpired(ctx context.Context, before time.Time, limit int) ([]string, error)
 	// Close releases the store's resources. No method is called after it.
 	Close() error

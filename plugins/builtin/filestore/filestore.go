@@ -429,7 +429,7 @@ func encodeValue(exp [8]byte, data []byte) []byte {
 }
 
 // errMalformed is wrapped by the errors of values that cannot be decoded.
-var errMalformed = errors.New("malformed stored value")
+var errMalformed = fmt.Errorf("%w: malformed stored value", store.ErrCorrupt)
 
 // decodeValue splits a stored value into its encoded expiry and its data,
 // which aliases v.
