@@ -28,10 +28,6 @@ func (d *discard) WriteHeader(int)             {}
 
 func (d *discard) reset() { clear(d.h) }
 
-type sessionOps struct {
-	read, write func(r *http.Request) int
-}
-
 func runRequests(b *testing.B, h http.Handler, cookie *http.Cookie) {
 	b.Helper()
 	req := httptest.NewRequest("GET", "/", nil)

@@ -304,7 +304,7 @@ func TestPanicReleasesSession(t *testing.T) {
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, err := session.From(r.Context())
 		if err != nil {
-			http.Error(w, err.Error(), 503)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		id = s.ID()

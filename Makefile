@@ -1,0 +1,62 @@
+# WADI for Go. `make run` starts a dev node with the demo on
+# http://127.0.0.1:8080; `make test` runs every test, installing what they need.
+
+GO          ?= go
+BIN         := bin
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Debian packages the tests need, installed by `make deps` when missing.
+DEB_PACKAGES :=
+
+.PHONY: all build run test unit e2e lint deps bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/wadi ./cmd/wadi
+
+run: build
+	$(BIN)/wadi run -dev
+
+# Everything CI runs: static checks, unit tests with the race detector, and the
+# end-to-end tests that start real wadi processes.
+test: deps lint
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e:
+	$(GO) test -race -count=1 -timeout 15m -v ./e2e/...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# Idempotent: installs only what is missing.
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	$(GO) mod download
+
+# Benchmarks recorded in BENCHMARKS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/... ./plugins/...
+
+# A short run of every fuzz target (the seeds also run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) ./core/session
+	$(GO) test -run '^$$' -fuzz FuzzCookieHeader -fuzztime $(FUZZTIME) ./core/session
+	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime $(FUZZTIME) ./plugins/builtin/filestore
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./config
+
+clean:
+	rm -rf $(BIN)
