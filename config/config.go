@@ -1,0 +1,152 @@
+// Package config parses and validates WADI's HCL configuration.
+//
+// It fills plain Go structs that cmd/wadi turns into core options; core
+// itself knows no HCL. Every problem is reported as an hcl.Diagnostic whose
+// Subject points at the offending block or value, so `wadi validate` can show
+// the file, line, column and source line of each mistake, including mistakes
+// in a strategy's block, which is decoded against the schema the strategy
+// declares.
+package config
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/wadi-go/wadi/sdk/schema"
+)
+
+// Config is a parsed and validated configuration.
+type Config struct {
+	Node    Node
+	HTTP    HTTP
+	Session Session
+	Store   *Strategy // nil: none configured
+}
+
+// Node is the `node` block: who this process is in the cluster.
+type Node struct {
+	Name    string
+	DataDir string // relative paths are left as written: the host resolves them
+}
+
+// HTTP is the `http` block.
+type HTTP struct {
+	Listen string // host:port
+	App    string // "" (no application) or "demo"
+}
+
+// Session is the `session` block: the session cookie and the session
+// manager's limits.
+type Session struct {
+	CookieName, CookiePath, CookieDomain        string
+	CookieSecure, CookieHTTPOnly, CookiePersist bool
+	CookieSameSite                              http.SameSite
+
+	IdleTimeout, Lifetime, EvictAfter, LockTimeout, SweepInterval time.Duration
+
+	MaxInMemory int
+	Exclusive   bool // concurrency = "exclusive"
+
+	MaxAttributeSize, MaxSessionSize int // bytes
+}
+
+// Strategy is a strategy block (`store "file" {...}`): its kind, its name
+// and its body decoded against the strategy's schema, as JSON.
+type Strategy struct {
+	Kind, Name string
+	Config     json.RawMessage // the decoded block as a JSON object, defaults applied
+	DeclRange  hcl.Range
+}
+
+// Schemas tells which strategies exist and the schema of each one's block.
+type Schemas func(kind, name string) (schema.Schema, bool)
+
+// Options are what Parse and Load need from their caller.
+type Options struct {
+	// Schemas resolves strategy blocks; nil means no strategy is known, so
+	// any strategy block is an error.
+	Schemas Schemas
+	// LookupEnv backs the env() function; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// The defaults of a node whose block leaves them out.
+const (
+	DefaultNodeName = "node"
+	DefaultListen   = "127.0.0.1:8080"
+)
+
+// DefaultDataDir is the data directory of a node named name that sets none.
+func DefaultDataDir(name string) string { return "./data/" + name }
+
+// Defaults returns the configuration of an empty file.
+func Defaults() Config {
+	return Config{
+		Node: Node{Name: DefaultNodeName, DataDir: DefaultDataDir(DefaultNodeName)},
+		HTTP: HTTP{Listen: DefaultListen},
+		Session: Session{
+			CookieName:       "WADISESSIONID",
+			CookiePath:       "/",
+			CookieHTTPOnly:   true,
+			CookieSameSite:   http.SameSiteLaxMode,
+			IdleTimeout:      30 * time.Minute,
+			Lifetime:         24 * time.Hour,
+			EvictAfter:       10 * time.Minute,
+			MaxInMemory:      100000,
+			LockTimeout:      10 * time.Second,
+			SweepInterval:    30 * time.Second,
+			MaxAttributeSize: 1 << 20,
+			MaxSessionSize:   4 << 20,
+		},
+	}
+}
+
+// Parse parses and validates one configuration file held in memory. It does
+// no I/O: filename is used only in diagnostics. The returned file (nil only
+// if src could not be parsed at all) is what WriteDiagnostics needs to show
+// source lines. When the diagnostics hold an error the Config is nil.
+func Parse(src []byte, filename string, opts Options) (*Config, *hcl.File, hcl.Diagnostics) {
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if diags.HasErrors() || file == nil || file.Body == nil {
+		// Decoding a body with syntax errors only adds noise to the one
+		// diagnostic that matters.
+		return nil, file, diags
+	}
+	if body, ok := file.Body.(*hclsyntax.Body); ok {
+		if diags = append(diags, checkNumbers(body)...); diags.HasErrors() {
+			return nil, file, diags
+		}
+	}
+	d := &decoder{ctx: evalContext(opts.LookupEnv), schemas: opts.Schemas}
+	cfg := d.decodeFile(file.Body)
+	diags = append(diags, d.diags...)
+	if diags.HasErrors() {
+		return nil, file, diags
+	}
+	return cfg, file, diags
+}
+
+// Load reads and parses the configuration file at path. The returned map,
+// keyed by file name, is what WriteDiagnostics needs to show source lines;
+// it is empty when the file could not be read.
+func Load(path string, opts Options) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
+	files := make(map[string]*hcl.File)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, files, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read configuration file",
+			Detail:   err.Error(),
+		}}
+	}
+	cfg, file, diags := Parse(src, path, opts)
+	if file != nil {
+		files[path] = file
+	}
+	return cfg, files, diags
+}

@@ -1,0 +1,443 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// rootSchema is the top level of a file. It is decoded by hand rather than
+// with gohcl so that each block's DefRange and label ranges stay available
+// for diagnostics.
+var rootSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "node"},
+		{Type: "http"},
+		{Type: "session"},
+		{Type: "store", LabelNames: []string{"name"}},
+	},
+}
+
+// The fixed blocks hold expressions rather than Go values so that a value
+// can be checked against its neighbours and any problem reported on the
+// value's own range; gohcl still reports unknown attributes and blocks.
+type nodeBlock struct {
+	Name    hcl.Expression `hcl:"name,optional"`
+	DataDir hcl.Expression `hcl:"data_dir,optional"`
+}
+
+type httpBlock struct {
+	Listen hcl.Expression `hcl:"listen,optional"`
+	App    hcl.Expression `hcl:"app,optional"`
+}
+
+type sessionBlock struct {
+	CookieName       hcl.Expression `hcl:"cookie_name,optional"`
+	CookiePath       hcl.Expression `hcl:"cookie_path,optional"`
+	CookieDomain     hcl.Expression `hcl:"cookie_domain,optional"`
+	CookieSecure     hcl.Expression `hcl:"cookie_secure,optional"`
+	CookieHTTPOnly   hcl.Expression `hcl:"cookie_http_only,optional"`
+	CookieSameSite   hcl.Expression `hcl:"cookie_same_site,optional"`
+	CookiePersist    hcl.Expression `hcl:"cookie_persist,optional"`
+	IdleTimeout      hcl.Expression `hcl:"idle_timeout,optional"`
+	Lifetime         hcl.Expression `hcl:"lifetime,optional"`
+	EvictAfter       hcl.Expression `hcl:"evict_after,optional"`
+	MaxInMemory      hcl.Expression `hcl:"max_in_memory,optional"`
+	Concurrency      hcl.Expression `hcl:"concurrency,optional"`
+	LockTimeout      hcl.Expression `hcl:"lock_timeout,optional"`
+	SweepInterval    hcl.Expression `hcl:"sweep_interval,optional"`
+	MaxAttributeSize hcl.Expression `hcl:"max_attribute_size,optional"`
+	MaxSessionSize   hcl.Expression `hcl:"max_session_size,optional"`
+}
+
+// knownApps are the values http.app accepts; "" serves no application.
+var knownApps = []string{"demo"}
+
+// decoder accumulates the diagnostics of one Parse.
+type decoder struct {
+	ctx     *hcl.EvalContext
+	schemas Schemas
+	diags   hcl.Diagnostics
+}
+
+func (d *decoder) decodeFile(body hcl.Body) *Config {
+	cfg := Defaults()
+	content, diags := body.Content(rootSchema)
+	d.diags = append(d.diags, diags...)
+	if content == nil {
+		return &cfg
+	}
+	seen := make(map[string]*hcl.Block)
+	for _, block := range content.Blocks {
+		if prev, dup := seen[block.Type]; dup {
+			d.diags = append(d.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Duplicate %s block", block.Type),
+				Detail:   fmt.Sprintf("Only one %s block is allowed; another was declared at %s.", block.Type, prev.DefRange),
+				Subject:  block.DefRange.Ptr(),
+			})
+			continue
+		}
+		seen[block.Type] = block
+		switch block.Type {
+		case "node":
+			d.decodeNode(block.Body, &cfg.Node)
+		case "http":
+			d.decodeHTTP(block.Body, &cfg.HTTP)
+		case "session":
+			d.decodeSession(block.Body, &cfg.Session)
+		case "store":
+			cfg.Store = d.decodeStrategy(block)
+		}
+	}
+	return &cfg
+}
+
+func (d *decoder) decodeNode(body hcl.Body, n *Node) {
+	var b nodeBlock
+	d.diags = append(d.diags, gohcl.DecodeBody(body, d.ctx, &b)...)
+	if d.str("node.name", b.Name, &n.Name) {
+		if msg := checkNodeName(n.Name); msg != "" {
+			d.invalid("node.name", b.Name, "%s", msg)
+		}
+	}
+	// The data directory follows the name unless it is set.
+	n.DataDir = DefaultDataDir(n.Name)
+	if d.str("node.data_dir", b.DataDir, &n.DataDir) && n.DataDir == "" {
+		d.invalid("node.data_dir", b.DataDir, "must not be empty; leave it out to use %q.", DefaultDataDir(n.Name))
+	}
+}
+
+// checkNodeName rejects names that cannot be a directory name, since the
+// default data directory is named after the node.
+func checkNodeName(name string) string {
+	switch {
+	case name == "":
+		return "must not be empty."
+	case name == "." || name == "..":
+		return fmt.Sprintf("%q is not a usable name.", name)
+	case strings.ContainsAny(name, `/\`):
+		return fmt.Sprintf("%q must not contain a path separator.", name)
+	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return fmt.Sprintf("%q must not contain spaces or control characters.", name)
+	}
+	return ""
+}
+
+func (d *decoder) decodeHTTP(body hcl.Body, h *HTTP) {
+	var b httpBlock
+	d.diags = append(d.diags, gohcl.DecodeBody(body, d.ctx, &b)...)
+	if d.str("http.listen", b.Listen, &h.Listen) {
+		// Only the form is checked: Parse binds nothing.
+		if _, _, err := net.SplitHostPort(h.Listen); err != nil {
+			d.invalid("http.listen", b.Listen, "%q is not a host:port address (%v).", h.Listen, err)
+		}
+	}
+	if d.str("http.app", b.App, &h.App) && h.App != "" && !slices.Contains(knownApps, h.App) {
+		d.invalid("http.app", b.App, "unknown app %q; known apps: %s (or \"\" for none).", h.App, quoteList(knownApps))
+	}
+}
+
+func (d *decoder) decodeSession(body hcl.Body, s *Session) {
+	var b sessionBlock
+	d.diags = append(d.diags, gohcl.DecodeBody(body, d.ctx, &b)...)
+
+	if d.str("session.cookie_name", b.CookieName, &s.CookieName) && !isToken(s.CookieName) {
+		d.invalid("session.cookie_name", b.CookieName,
+			"%q is not a valid cookie name: it must be non-empty and hold only letters, digits and !#$%%&'*+-.^_`|~.", s.CookieName)
+	}
+	if d.str("session.cookie_path", b.CookiePath, &s.CookiePath) {
+		if !strings.HasPrefix(s.CookiePath, "/") {
+			d.invalid("session.cookie_path", b.CookiePath, "%q must start with \"/\".", s.CookiePath)
+		} else if err := (&http.Cookie{Name: "x", Path: s.CookiePath}).Valid(); err != nil {
+			d.invalid("session.cookie_path", b.CookiePath, "%q is not a valid cookie path (%v).", s.CookiePath, err)
+		}
+	}
+	if d.str("session.cookie_domain", b.CookieDomain, &s.CookieDomain) && s.CookieDomain != "" {
+		if err := (&http.Cookie{Name: "x", Domain: s.CookieDomain}).Valid(); err != nil {
+			d.invalid("session.cookie_domain", b.CookieDomain, "%q is not a valid cookie domain.", s.CookieDomain)
+		}
+	}
+	d.bool("session.cookie_secure", b.CookieSecure, &s.CookieSecure)
+	d.bool("session.cookie_http_only", b.CookieHTTPOnly, &s.CookieHTTPOnly)
+	d.bool("session.cookie_persist", b.CookiePersist, &s.CookiePersist)
+
+	var sameSite string
+	if d.str("session.cookie_same_site", b.CookieSameSite, &sameSite) {
+		switch sameSite {
+		case "lax":
+			s.CookieSameSite = http.SameSiteLaxMode
+		case "strict":
+			s.CookieSameSite = http.SameSiteStrictMode
+		case "none":
+			s.CookieSameSite = http.SameSiteNoneMode
+			// Browsers drop a SameSite=None cookie that is not Secure, so
+			// every request would start a new session.
+			if !s.CookieSecure {
+				d.invalid("session.cookie_same_site", b.CookieSameSite,
+					"\"none\" requires cookie_secure = true: browsers reject a SameSite=None cookie that is not Secure.")
+			}
+		default:
+			d.invalid("session.cookie_same_site", b.CookieSameSite, "unknown value %q; use \"lax\", \"strict\" or \"none\".", sameSite)
+		}
+	}
+
+	before := len(d.diags)
+	idleSet := d.duration("session.idle_timeout", b.IdleTimeout, &s.IdleTimeout, true)
+	lifeSet := d.duration("session.lifetime", b.Lifetime, &s.Lifetime, true)
+	pairOK := len(d.diags) == before // don't compare a value already reported as wrong
+	d.duration("session.evict_after", b.EvictAfter, &s.EvictAfter, false)
+	d.duration("session.lock_timeout", b.LockTimeout, &s.LockTimeout, true)
+	d.duration("session.sweep_interval", b.SweepInterval, &s.SweepInterval, true)
+	// A lifetime shorter than the idle timeout would make the idle timeout
+	// meaningless; point at whichever of the two the file sets.
+	if pairOK && (idleSet || lifeSet) && s.Lifetime < s.IdleTimeout {
+		name, expr := "session.lifetime", b.Lifetime
+		if !lifeSet {
+			name, expr = "session.idle_timeout", b.IdleTimeout
+		}
+		d.invalid(name, expr, "lifetime (%s) must not be shorter than idle_timeout (%s).", s.Lifetime, s.IdleTimeout)
+	}
+
+	if d.int("session.max_in_memory", b.MaxInMemory, &s.MaxInMemory) && s.MaxInMemory < 1 {
+		d.invalid("session.max_in_memory", b.MaxInMemory, "must be at least 1, got %d.", s.MaxInMemory)
+	}
+
+	var concurrency string
+	if d.str("session.concurrency", b.Concurrency, &concurrency) {
+		switch concurrency {
+		case "shared":
+			s.Exclusive = false
+		case "exclusive":
+			s.Exclusive = true
+		default:
+			d.invalid("session.concurrency", b.Concurrency, "unknown value %q; use \"shared\" or \"exclusive\".", concurrency)
+		}
+	}
+
+	before = len(d.diags)
+	attrSet := d.size("session.max_attribute_size", b.MaxAttributeSize, &s.MaxAttributeSize)
+	sessSet := d.size("session.max_session_size", b.MaxSessionSize, &s.MaxSessionSize)
+	pairOK = len(d.diags) == before
+	if pairOK && (attrSet || sessSet) && s.MaxAttributeSize > s.MaxSessionSize {
+		name, expr := "session.max_attribute_size", b.MaxAttributeSize
+		if !attrSet {
+			name, expr = "session.max_session_size", b.MaxSessionSize
+		}
+		d.invalid(name, expr, "max_attribute_size (%d bytes) must not exceed max_session_size (%d bytes).",
+			s.MaxAttributeSize, s.MaxSessionSize)
+	}
+}
+
+// value evaluates an attribute's expression and converts it to ty. It
+// reports false when the attribute is absent (gohcl gives an absent
+// attribute a null expression; an explicit null means the same) or when the
+// value is wrong, in which case a diagnostic has been recorded.
+func (d *decoder) value(name string, expr hcl.Expression, ty cty.Type) (cty.Value, bool) {
+	if expr == nil { // the block's structure was too broken to decode
+		return cty.NilVal, false
+	}
+	v, diags := expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() || v.IsNull() {
+		return cty.NilVal, false
+	}
+	if !v.IsWhollyKnown() {
+		d.invalid(name, expr, "the value must be known when the configuration is read.")
+		return cty.NilVal, false
+	}
+	if ty.Equals(cty.DynamicPseudoType) {
+		return v, true
+	}
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		d.invalid(name, expr, "%s.", err)
+		return cty.NilVal, false
+	}
+	if cv.IsNull() {
+		return cty.NilVal, false
+	}
+	return cv, true
+}
+
+func (d *decoder) str(name string, expr hcl.Expression, dst *string) bool {
+	v, ok := d.value(name, expr, cty.String)
+	if ok {
+		*dst = v.AsString()
+	}
+	return ok
+}
+
+func (d *decoder) bool(name string, expr hcl.Expression, dst *bool) bool {
+	v, ok := d.value(name, expr, cty.Bool)
+	if ok {
+		*dst = v.True()
+	}
+	return ok
+}
+
+func (d *decoder) int(name string, expr hcl.Expression, dst *int) bool {
+	v, ok := d.value(name, expr, cty.Number)
+	if !ok {
+		return false
+	}
+	n, msg := toInt(v.AsBigFloat())
+	if msg != "" {
+		d.invalid(name, expr, "%s", msg)
+		return false
+	}
+	*dst = n
+	return true
+}
+
+// duration reads a duration written as a string ("30s", "1h30m"). Negative
+// durations are never meaningful; positive requires more than zero.
+func (d *decoder) duration(name string, expr hcl.Expression, dst *time.Duration, positive bool) bool {
+	var s string
+	if !d.str(name, expr, &s) {
+		return false
+	}
+	v, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		d.invalid(name, expr, "%q is not a duration; write a number and a unit, such as \"30s\", \"10m\" or \"1h30m\".", s)
+		return false
+	case v < 0:
+		d.invalid(name, expr, "must not be negative, got %s.", s)
+		return false
+	case v == 0 && positive:
+		d.invalid(name, expr, "must be greater than zero.")
+		return false
+	}
+	*dst = v
+	return true
+}
+
+// size reads a byte count written either as a number or as a size string
+// such as "512KiB", "1MiB" or "1.5 MB" (MB is 10^6 bytes, MiB is 2^20). It
+// must be at least one byte.
+func (d *decoder) size(name string, expr hcl.Expression, dst *int) bool {
+	v, ok := d.value(name, expr, cty.DynamicPseudoType)
+	if !ok {
+		return false
+	}
+	var n int
+	switch v.Type() {
+	case cty.Number:
+		var msg string
+		if n, msg = toInt(v.AsBigFloat()); msg != "" {
+			d.invalid(name, expr, "%s", msg)
+			return false
+		}
+	case cty.String:
+		s := v.AsString()
+		u, err := humanize.ParseBytes(s)
+		if err != nil {
+			d.invalid(name, expr, "%q is not a size; write a number of bytes or a size such as \"512KiB\" or \"4MiB\".", s)
+			return false
+		}
+		if u > math.MaxInt {
+			d.invalid(name, expr, "%q is too large.", s)
+			return false
+		}
+		n = int(u)
+	default:
+		d.invalid(name, expr, "a number of bytes or a size string is required, got %s.", v.Type().FriendlyName())
+		return false
+	}
+	if n < 1 {
+		d.invalid(name, expr, "must be at least 1 byte, got %d.", n)
+		return false
+	}
+	*dst = n
+	return true
+}
+
+// toInt converts an HCL number to an int, or says why it cannot. The
+// messages do not repeat the number: formatting an arbitrary-precision float
+// can be slow, and the diagnostic shows the source line anyway.
+func toInt(f *big.Float) (int, string) {
+	if !f.IsInt() {
+		return 0, "a whole number is required."
+	}
+	i, acc := f.Int64()
+	if acc != big.Exact || i > math.MaxInt || i < math.MinInt {
+		return 0, "the number is out of range."
+	}
+	return int(i), ""
+}
+
+// maxNumberExp bounds the binary exponent of a number literal, a little
+// beyond float64's range. cty numbers are arbitrary-precision, and turning
+// one such as 1e100000000 into a string (which HCL does for templates and
+// conversions) takes minutes; no setting needs such a number.
+const maxNumberExp = 1100
+
+// checkNumbers reports number literals too large or too small to be
+// meaningful, before anything evaluates them.
+func checkNumbers(body *hclsyntax.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || !lit.Val.Type().Equals(cty.Number) || !lit.Val.IsKnown() || lit.Val.IsNull() {
+			return nil
+		}
+		if exp := lit.Val.AsBigFloat().MantExp(nil); exp > maxNumberExp || exp < -maxNumberExp {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Number out of range",
+				Detail:   "Numbers in the configuration must lie within about 1e-330 and 1e330.",
+				Subject:  lit.SrcRange.Ptr(),
+			})
+		}
+		return nil
+	})
+	return diags
+}
+
+// invalid records an error about an attribute's value, pointing at the value.
+func (d *decoder) invalid(name string, expr hcl.Expression, format string, args ...any) {
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid " + name,
+		Detail:   name + ": " + fmt.Sprintf(format, args...),
+		Subject:  expr.Range().Ptr(),
+	})
+}
+
+// isToken reports whether s is an RFC 7230 token, the syntax of a cookie name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,2 @@
+# Nothing set: every default applies.
+// also a comment

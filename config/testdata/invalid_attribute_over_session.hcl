@@ -1,0 +1,3 @@
+session {
+  max_attribute_size = "8MiB"
+}

@@ -1,0 +1,3 @@
+session {
+  cookie_name = "WADI SESSION"
+}

@@ -1,0 +1,4 @@
+session {
+  idle_timeout = "30x"
+  lifetime     = "10m"
+}

@@ -1,0 +1,3 @@
+session {
+  cookie_same_site = "loose"
+}

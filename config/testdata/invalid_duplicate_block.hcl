@@ -1,0 +1,6 @@
+node {
+  name = "red"
+}
+node {
+  name = "blue"
+}

@@ -1,0 +1,5 @@
+store "file" {
+}
+
+store "file" {
+}

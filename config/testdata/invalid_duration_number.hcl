@@ -1,0 +1,3 @@
+session {
+  evict_after = 600
+}

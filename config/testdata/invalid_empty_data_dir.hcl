@@ -1,0 +1,3 @@
+node {
+  data_dir = ""
+}

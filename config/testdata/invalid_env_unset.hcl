@@ -1,0 +1,3 @@
+node {
+  name = env("WADI_NODE")
+}

@@ -1,0 +1,3 @@
+session {
+  idle_timeout = "48h"
+}

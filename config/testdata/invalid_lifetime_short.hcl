@@ -1,0 +1,4 @@
+session {
+  idle_timeout = "2h"
+  lifetime     = "1h"
+}

@@ -1,0 +1,3 @@
+session {
+  max_in_memory = 1e100
+}

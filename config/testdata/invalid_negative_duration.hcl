@@ -1,0 +1,3 @@
+session {
+  lock_timeout = "-5s"
+}

@@ -1,0 +1,1 @@
+node    { name = "red"  data_dir = "./data/red" }

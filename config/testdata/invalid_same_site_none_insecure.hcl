@@ -1,0 +1,4 @@
+session {
+  cookie_secure    = false
+  cookie_same_site = "none"
+}

@@ -1,0 +1,3 @@
+session {
+  max_session_size = true
+}

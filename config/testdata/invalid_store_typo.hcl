@@ -1,0 +1,4 @@
+store "file" {
+  path = "x.db"
+  fsynk = true
+}

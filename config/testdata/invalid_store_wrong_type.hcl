@@ -1,0 +1,3 @@
+store "file" {
+  fsync = "sometimes"
+}

@@ -1,0 +1,3 @@
+http {
+  app = "shop"
+}

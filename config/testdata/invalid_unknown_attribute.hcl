@@ -1,0 +1,3 @@
+session {
+  idle_timout = "30m"
+}

@@ -1,0 +1,3 @@
+store "flie" {
+  path = "x.db"
+}

@@ -1,0 +1,3 @@
+session {
+  sweep_interval = "0s"
+}
