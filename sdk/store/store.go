@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/wadi-go/wadi/sdk/base"
 )
 
 // Errors a store returns; callers test them with errors.Is.
@@ -63,4 +65,12 @@ type Store interface {
 	DeleteExpired(ctx context.Context, before time.Time, limit int) ([]string, error)
 	// Close releases the store's resources. No method is called after it.
 	Close() error
+}
+
+// Plugin is a store strategy as a plugin: the Store and the base every plugin
+// implements. Builtins implement it too, so that any of them can also run out
+// of process.
+type Plugin interface {
+	base.Plugin
+	Store
 }
