@@ -10,6 +10,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"time"
@@ -26,11 +27,30 @@ type Config struct {
 	HTTP    HTTP
 	Session Session
 	Store   *Strategy // nil: none configured
+	// Codecs are the codec blocks in the order the file lists them: the
+	// order in which they are applied when encoding.
+	Codecs      []*Strategy
+	Router      *Strategy // nil: none configured
+	Replication *Strategy // nil: none configured
+	// Plugins are the external plugins the file declares.
+	Plugins []*Plugin
+}
+
+// Plugin is a `plugin "NAME" { path = ... }` block: an external strategy
+// program that strategy blocks can name.
+type Plugin struct {
+	Name string
+	Path string
+	// SHA256 is the expected checksum of the binary (hex); empty: unchecked.
+	SHA256    string
+	Args      []string
+	DeclRange hcl.Range
 }
 
 // Node is the `node` block: who this process is in the cluster.
 type Node struct {
 	Name    string
+	Zone    string // free-form; replicators may place backups by it
 	DataDir string // relative paths are left as written: the host resolves them
 }
 
@@ -58,13 +78,25 @@ type Session struct {
 // Strategy is a strategy block (`store "file" {...}`): its kind, its name
 // and its body decoded against the strategy's schema, as JSON.
 type Strategy struct {
+	// Kind is the SDK's strategy kind: store, codec, router or replicator
+	// (the block `replication` configures the replicator).
 	Kind, Name string
+	// Plugin is the declared plugin the block names; nil for a builtin.
+	Plugin *Plugin
 	Config     json.RawMessage // the decoded block as a JSON object, defaults applied
 	DeclRange  hcl.Range
 }
 
 // Schemas tells which strategies exist and the schema of each one's block.
-type Schemas func(kind, name string) (schema.Schema, bool)
+// plugin is the declared plugin that the block names, or nil when no plugin
+// of that name is declared (the strategy must then be a builtin). It returns
+// ErrUnknownStrategy for a strategy that does not exist, and another error
+// when the schema could not be had (a plugin that does not start).
+type Schemas func(kind, name string, plugin *Plugin) (schema.Schema, error)
+
+// ErrUnknownStrategy is what Schemas returns for a name that is neither a
+// builtin nor a declared plugin of the kind.
+var ErrUnknownStrategy = errors.New("unknown strategy")
 
 // Options are what Parse and Load need from their caller.
 type Options struct {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,29 +18,40 @@ import (
 )
 
 // fakeSchemas stands in for the host's catalogue of strategies.
-func fakeSchemas(kind, name string) (schema.Schema, bool) {
-	if kind != "store" {
-		return schema.Schema{}, false
+func fakeSchemas(kind, name string, plugin *Plugin) (schema.Schema, error) {
+	if plugin != nil {
+		// A declared plugin: the host would start it and ask its schema.
+		switch {
+		case plugin.Path == "/broken/plugin":
+			return schema.Schema{}, errors.New("plugin exited before answering")
+		case kind == "codec" || kind == "store":
+			return schema.Schema{Attributes: []schema.Attribute{
+				{Name: "level", Type: schema.Number, Default: `3`},
+			}}, nil
+		}
+		return schema.Schema{}, ErrUnknownStrategy
 	}
-	switch name {
-	case "file":
+	switch kind + "/" + name {
+	case "store/file":
 		return schema.Schema{Attributes: []schema.Attribute{
 			{Name: "path", Type: schema.String, Default: `"sessions.db"`},
 			{Name: "fsync", Type: schema.Bool, Default: `true`},
 			{Name: "max_open", Type: schema.Number, Default: `8`},
 			{Name: "tags", Type: schema.ListString},
 			{Name: "labels", Type: schema.MapString},
-		}}, true
-	case "remote":
+		}}, nil
+	case "store/remote":
 		return schema.Schema{Attributes: []schema.Attribute{
 			{Name: "address", Type: schema.String, Required: true},
-		}}, true
-	case "broken":
+		}}, nil
+	case "store/broken":
 		return schema.Schema{Attributes: []schema.Attribute{
 			{Name: "ratio", Type: "float"},
-		}}, true
+		}}, nil
+	case "codec/gzip", "router/jvmroute", "replicator/partitioned":
+		return schema.Schema{}, nil
 	}
-	return schema.Schema{}, false
+	return schema.Schema{}, ErrUnknownStrategy
 }
 
 // fakeEnv is a LookupEnv over a fixed map, so tests never read the process
@@ -209,6 +221,14 @@ func TestParseInvalid(t *testing.T) {
 		{"store_wrong_type", "Incorrect attribute value type", `"fsync": a bool is required`, 2, 11},
 		{"store_missing_required", "Missing required argument", `"address" is required`, 1, 16},
 		{"store_bad_schema", "Invalid schema for store", `unknown type "float"`, 1, 7},
+		{"plugin_bad_sha", "Invalid plugin.sha256", "64 hexadecimal digits", 3, 12},
+		{"plugin_no_path", "Invalid plugin.path", "needs the path of its executable", 1, 17},
+		{"plugin_duplicate", "Duplicate plugin \"sqlite\"", "another was declared at", 4, 1},
+		{"plugin_null_arg", "Invalid plugin.args", "must not contain null", 3, 10},
+		{"plugin_fails", "Cannot load store \"sqlite\"", "plugin exited before answering", 4, 7},
+		{"plugin_typo", "Unsupported argument", `codec "lz": An argument named "levle" is not expected here. Did you mean "level"?`, 5, 3},
+		{"codec_duplicate", "Duplicate codec \"gzip\"", "Only one codec", 2, 1},
+		{"unknown_codec", "Unknown codec", `unknown codec "zip"`, 1, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -246,6 +266,34 @@ func TestParseInvalid(t *testing.T) {
 				t.Errorf("subject file = %q, want %q", d.Subject.Filename, want)
 			}
 		})
+	}
+}
+
+// TestParsePlugins checks plugin declarations and the strategy blocks that
+// name them: codecs keep the file's order, whatever the blocks' order.
+func TestParsePlugins(t *testing.T) {
+	cfg, _, diags := parseFixture(t, "plugins.hcl", testOptions())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if cfg.Node.Zone != "eu-1" {
+		t.Errorf("zone = %q", cfg.Node.Zone)
+	}
+	if len(cfg.Plugins) != 2 || cfg.Plugins[0].Name != "lz" || cfg.Plugins[0].Path != "/opt/wadi/lz" ||
+		len(cfg.Plugins[0].Args) != 1 || cfg.Plugins[0].Args[0] != "-v" || cfg.Plugins[1].SHA256 == "" {
+		t.Fatalf("plugins = %+v", cfg.Plugins)
+	}
+	if len(cfg.Codecs) != 2 || cfg.Codecs[0].Name != "lz" || cfg.Codecs[1].Name != "gzip" {
+		t.Fatalf("codecs = %+v", cfg.Codecs)
+	}
+	if cfg.Codecs[0].Plugin != cfg.Plugins[0] || cfg.Codecs[1].Plugin != nil || string(cfg.Codecs[0].Config) != `{"level":9}` {
+		t.Errorf("codec lz: plugin %v config %s", cfg.Codecs[0].Plugin, cfg.Codecs[0].Config)
+	}
+	if cfg.Store == nil || cfg.Store.Plugin != cfg.Plugins[1] || string(cfg.Store.Config) != `{"level":3}` {
+		t.Errorf("store = %+v", cfg.Store)
+	}
+	if cfg.Router == nil || cfg.Router.Kind != "router" || cfg.Replication == nil || cfg.Replication.Kind != "replicator" {
+		t.Errorf("router %+v replication %+v", cfg.Router, cfg.Replication)
 	}
 }
 

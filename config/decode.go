@@ -27,15 +27,29 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "http"},
 		{Type: "session"},
 		{Type: "store", LabelNames: []string{"name"}},
+		{Type: "codec", LabelNames: []string{"name"}},
+		{Type: "router", LabelNames: []string{"name"}},
+		{Type: "replication", LabelNames: []string{"name"}},
+		{Type: "plugin", LabelNames: []string{"name"}},
 	},
 }
+
+// repeatable are the blocks a file may hold several of, one per name.
+var repeatable = map[string]bool{"codec": true, "plugin": true}
 
 // The fixed blocks hold expressions rather than Go values so that a value
 // can be checked against its neighbours and any problem reported on the
 // value's own range; gohcl still reports unknown attributes and blocks.
 type nodeBlock struct {
 	Name    hcl.Expression `hcl:"name,optional"`
+	Zone    hcl.Expression `hcl:"zone,optional"`
 	DataDir hcl.Expression `hcl:"data_dir,optional"`
+}
+
+type pluginBlock struct {
+	Path   hcl.Expression `hcl:"path"`
+	SHA256 hcl.Expression `hcl:"sha256,optional"`
+	Args   hcl.Expression `hcl:"args,optional"`
 }
 
 type httpBlock struct {
@@ -69,6 +83,7 @@ var knownApps = []string{"demo"}
 type decoder struct {
 	ctx     *hcl.EvalContext
 	schemas Schemas
+	plugins map[string]*Plugin // declared plugins by name
 	diags   hcl.Diagnostics
 }
 
@@ -79,18 +94,40 @@ func (d *decoder) decodeFile(body hcl.Body) *Config {
 	if content == nil {
 		return &cfg
 	}
+	// Plugins first, wherever they stand in the file: strategy blocks may
+	// name them.
+	d.plugins = make(map[string]*Plugin)
 	seen := make(map[string]*hcl.Block)
 	for _, block := range content.Blocks {
-		if prev, dup := seen[block.Type]; dup {
+		key := block.Type
+		if repeatable[block.Type] {
+			key += " " + block.Labels[0]
+		}
+		if prev, dup := seen[key]; dup {
+			what := block.Type + " block"
+			if repeatable[block.Type] {
+				what = fmt.Sprintf("%s %q", block.Type, block.Labels[0])
+			}
 			d.diags = append(d.diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Duplicate %s block", block.Type),
-				Detail:   fmt.Sprintf("Only one %s block is allowed; another was declared at %s.", block.Type, prev.DefRange),
+				Summary:  fmt.Sprintf("Duplicate %s", what),
+				Detail:   fmt.Sprintf("Only one %s is allowed; another was declared at %s.", what, prev.DefRange),
 				Subject:  block.DefRange.Ptr(),
 			})
 			continue
 		}
-		seen[block.Type] = block
+		seen[key] = block
+		if block.Type == "plugin" {
+			if p := d.decodePlugin(block); p != nil {
+				d.plugins[p.Name] = p
+				cfg.Plugins = append(cfg.Plugins, p)
+			}
+		}
+	}
+	for _, block := range content.Blocks {
+		if seen[block.Type] != block && !repeatable[block.Type] {
+			continue // a duplicate, reported above
+		}
 		switch block.Type {
 		case "node":
 			d.decodeNode(block.Body, &cfg.Node)
@@ -100,14 +137,74 @@ func (d *decoder) decodeFile(body hcl.Body) *Config {
 			d.decodeSession(block.Body, &cfg.Session)
 		case "store":
 			cfg.Store = d.decodeStrategy(block)
+		case "codec":
+			if seen["codec "+block.Labels[0]] != block {
+				continue
+			}
+			if c := d.decodeStrategy(block); c != nil {
+				cfg.Codecs = append(cfg.Codecs, c)
+			}
+		case "router":
+			cfg.Router = d.decodeStrategy(block)
+		case "replication":
+			cfg.Replication = d.decodeStrategy(block)
 		}
 	}
 	return &cfg
 }
 
+// decodePlugin decodes a plugin declaration; nil if it is invalid.
+func (d *decoder) decodePlugin(block *hcl.Block) *Plugin {
+	var b pluginBlock
+	diags := gohcl.DecodeBody(block.Body, d.ctx, &b)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return nil
+	}
+	p := &Plugin{Name: block.Labels[0], DeclRange: block.DefRange}
+	ok := true
+	if !d.str("plugin.path", b.Path, &p.Path) || p.Path == "" {
+		if p.Path == "" {
+			d.invalid("plugin.path", b.Path, "plugin %q needs the path of its executable.", p.Name)
+		}
+		ok = false
+	}
+	if d.str("plugin.sha256", b.SHA256, &p.SHA256) && !isSHA256Hex(p.SHA256) {
+		d.invalid("plugin.sha256", b.SHA256, "must be 64 hexadecimal digits, the SHA-256 of the plugin's executable.")
+		ok = false
+	}
+	if v, vok := d.value("plugin.args", b.Args, cty.List(cty.String)); vok {
+		for _, a := range v.AsValueSlice() {
+			if a.IsNull() {
+				d.invalid("plugin.args", b.Args, "must not contain null.")
+				ok = false
+				break
+			}
+			p.Args = append(p.Args, a.AsString())
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return p
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *decoder) decodeNode(body hcl.Body, n *Node) {
 	var b nodeBlock
 	d.diags = append(d.diags, gohcl.DecodeBody(body, d.ctx, &b)...)
+	d.str("node.zone", b.Zone, &n.Zone)
 	if d.str("node.name", b.Name, &n.Name) {
 		if msg := checkNodeName(n.Name); msg != "" {
 			d.invalid("node.name", b.Name, "%s", msg)

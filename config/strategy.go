@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
@@ -12,27 +13,45 @@ import (
 	"github.com/wadi-go/wadi/sdk/schema"
 )
 
+// strategyKinds maps a strategy block's type to the SDK kind it configures.
+var strategyKinds = map[string]string{
+	"store":       "store",
+	"codec":       "codec",
+	"router":      "router",
+	"replication": "replicator",
+}
+
 // decodeStrategy decodes a strategy block such as `store "file" {...}`
 // against the schema its strategy declares. The body is decoded with hcldec
 // straight from the parsed file, so a typo in a plugin's setting is reported
 // at its own line and column.
 func (d *decoder) decodeStrategy(block *hcl.Block) *Strategy {
-	kind, name := block.Type, block.Labels[0]
+	kind, name := strategyKinds[block.Type], block.Labels[0]
 	nameRange := block.DefRange
 	if len(block.LabelRanges) > 0 {
 		nameRange = block.LabelRanges[0]
 	}
 
+	plugin := d.plugins[name]
 	var sch schema.Schema
-	ok := false
+	err := ErrUnknownStrategy
 	if d.schemas != nil {
-		sch, ok = d.schemas(kind, name)
+		sch, err = d.schemas(kind, name, plugin)
 	}
-	if !ok {
+	if errors.Is(err, ErrUnknownStrategy) {
 		d.diags = append(d.diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Unknown %s", kind),
-			Detail:   fmt.Sprintf("unknown %s %q: no built-in strategy or installed plugin provides it.", kind, name),
+			Detail:   fmt.Sprintf("unknown %s %q: no built-in strategy or declared plugin provides it.", kind, name),
+			Subject:  nameRange.Ptr(),
+		})
+		return nil
+	}
+	if err != nil {
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf("Cannot load %s %q", kind, name),
+			Detail:   err.Error(),
 			Subject:  nameRange.Ptr(),
 		})
 		return nil
@@ -80,7 +99,7 @@ func (d *decoder) decodeStrategy(block *hcl.Block) *Strategy {
 		})
 		return nil
 	}
-	return &Strategy{Kind: kind, Name: name, Config: json.RawMessage(js), DeclRange: block.DefRange}
+	return &Strategy{Kind: kind, Name: name, Plugin: plugin, Config: json.RawMessage(js), DeclRange: block.DefRange}
 }
 
 // objectSpec turns a strategy's schema into an hcldec spec: one attribute

@@ -21,6 +21,7 @@ Commands:
   run       run a node: wadi run -config FILE, or wadi run -dev
   validate  check a configuration file and report every problem
   fmt       format configuration files in place (-check only reports)
+  plugin    list, describe or serve strategy plugins
   version   print the version
 
 Run "wadi <command> -h" for a command's flags.
@@ -48,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return validateCmd(args, stdout, stderr)
 	case "fmt":
 		return fmtCmd(args, stdin, stdout, stderr)
+	case "plugin":
+		return pluginCmd(args, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "wadi", version())
 		return 0

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -17,7 +16,6 @@ import (
 	"github.com/wadi-go/wadi/cmd/wadi/internal/demo"
 	"github.com/wadi-go/wadi/config"
 	"github.com/wadi-go/wadi/core/session"
-	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -69,7 +67,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.Node = config.Node{Name: "dev", DataDir: dir}
 		c.HTTP.App = "demo"
 		cfg = &c
-	} else if cfg = loadConfig(*configPath, stderr); cfg == nil {
+	} else if cfg = loadConfig(ctx, *configPath, log, stderr); cfg == nil {
 		return 1
 	}
 	if err := serve(ctx, cfg, log); err != nil {
@@ -86,15 +84,16 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	if err := os.MkdirAll(cfg.Node.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating the data directory: %w", err)
 	}
-	st, err := openStore(cfg)
+	strats, err := startStrategies(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("closing the store", "error", err)
+		if err := strats.Close(); err != nil {
+			log.Error("closing strategies", "error", err)
 		}
 	}()
+	st := strats.store
 
 	mgr, err := session.New(managerOptions(cfg, st, log))
 	if err != nil {
@@ -138,26 +137,6 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 		serveErr = nil
 	}
 	return serveErr
-}
-
-func openStore(cfg *config.Config) (store.Store, error) {
-	name, raw := builtin.DefaultStore, []byte("{}")
-	if cfg.Store != nil {
-		name, raw = cfg.Store.Name, cfg.Store.Config
-	}
-	b, ok := builtin.LookupStore(name)
-	if !ok {
-		return nil, fmt.Errorf("unknown store %q", name)
-	}
-	dir, err := filepath.Abs(cfg.Node.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	st, err := b.Open(raw, builtin.Env{DataDir: dir})
-	if err != nil {
-		return nil, fmt.Errorf("opening store %q: %w", name, err)
-	}
-	return st, nil
 }
 
 func managerOptions(cfg *config.Config, st store.Store, log hclog.Logger) session.Options {

@@ -1,26 +1,24 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/mattn/go-isatty"
 
 	"github.com/wadi-go/wadi/config"
-	"github.com/wadi-go/wadi/plugins/builtin"
 )
 
-func configOptions() config.Options {
-	return config.Options{Schemas: builtin.Schema}
-}
-
 // loadConfig loads and validates a configuration file, writing every
-// diagnostic to stderr; it returns nil if there was an error.
-func loadConfig(path string, stderr io.Writer) *config.Config {
-	cfg, files, diags := config.Load(path, configOptions())
+// diagnostic to stderr; it returns nil if there was an error. Declared
+// plugins are started briefly to read their schemas.
+func loadConfig(ctx context.Context, path string, log hclog.Logger, stderr io.Writer) *config.Config {
+	cfg, files, diags := config.Load(path, config.Options{Schemas: schemas(ctx, log)})
 	if len(diags) > 0 {
 		writeDiags(stderr, files, diags)
 	}
@@ -55,11 +53,17 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	code := 0
 	for _, path := range fs.Args() {
-		if loadConfig(path, stderr) == nil {
+		if loadConfig(context.Background(), path, cliLogger(stderr), stderr) == nil {
 			code = 1
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: valid\n", path)
 	}
 	return code
+}
+
+// cliLogger is the logger of the one-shot commands: warnings and errors, for
+// example from a plugin started to read its schema.
+func cliLogger(w io.Writer) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Name: "wadi", Level: hclog.Warn, Output: w})
 }

@@ -36,6 +36,9 @@ type Options struct {
 	Logger hclog.Logger
 	// Listeners receive session events.
 	Listeners []Listener
+	// Codecs transform records on their way to the store, applied in order
+	// (compress, then encrypt) and reversed on the way back.
+	Codecs []NamedCodec
 
 	Cookie CookieOptions
 
@@ -110,6 +113,12 @@ func (o *Options) validate() error {
 		}
 	}
 	check(o.Store != nil, "a store is required")
+	names := make(map[string]bool, len(o.Codecs))
+	for _, c := range o.Codecs {
+		check(c.Codec != nil && c.Name != "" && len(c.Name) <= maxCodecName && !names[c.Name], "codec %q: a codec needs a unique name of 1 to %d bytes", c.Name, maxCodecName)
+		names[c.Name] = true
+	}
+	check(len(o.Codecs) <= maxChainLen, "at most %d codecs", maxChainLen)
 	check(o.Cookie.Name != "", "the cookie name is empty")
 	check(o.IdleTimeout > 0, "idle timeout %v is not positive", o.IdleTimeout)
 	check(o.Lifetime >= o.IdleTimeout, "lifetime %v is shorter than the idle timeout %v", o.Lifetime, o.IdleTimeout)
@@ -325,7 +334,14 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 		// its place would lose the customer's state.
 		return nil, fmt.Errorf("session: loading %s from the store: %w", logID(id), err)
 	}
-	r, err := decodeRecord(rec.Data)
+	data, err := m.decodeStored(ctx, rec.Data)
+	if err != nil && !errors.Is(err, ErrCorruptRecord) {
+		return nil, fmt.Errorf("session: loading %s: %w", logID(id), err)
+	}
+	var r *record
+	if err == nil {
+		r, err = decodeRecord(data)
+	}
 	if err == nil && r.id != id {
 		err = fmt.Errorf("%w: stored under %s but names %s", ErrCorruptRecord, logID(id), logID(r.id))
 	}
@@ -504,12 +520,20 @@ func (m *Manager) evict(ctx context.Context, ss []*Session, wait bool) (int, err
 		return 0, lockErr
 	}
 	recs := make([]store.Record, len(locked))
+	data := make([][]byte, len(locked))
 	for i, s := range locked {
 		r := s.snapshot()
-		recs[i] = store.Record{ID: r.id, Expires: r.expires(), Data: encodeRecord(r)}
+		recs[i] = store.Record{ID: r.id, Expires: r.expires()}
+		data[i] = encodeRecord(r)
 	}
 	sctx, cancel := context.WithTimeout(ctx, m.opts.StoreTimeout)
-	err := m.store.Save(sctx, recs)
+	data, err := m.encodeStored(sctx, data)
+	if err == nil {
+		for i := range recs {
+			recs[i].Data = data[i]
+		}
+		err = m.store.Save(sctx, recs)
+	}
 	cancel()
 	if err != nil {
 		return 0, errors.Join(lockErr, fmt.Errorf("session: writing %d sessions to the store: %w", len(recs), err))
@@ -548,11 +572,24 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.stop()
 	<-m.done
 	all := m.sessions()
-	n, err := m.evictAll(ctx, all, true)
-	m.log.Info("wrote sessions to the store", "written", n, "in_memory", len(all))
-	if err != nil {
-		return fmt.Errorf("session: %d of %d sessions not written out: %w", len(all)-n, len(all), err)
+	written := 0
+	// A store that is briefly down (a plugin restarting) must not cost the
+	// sessions: retry what failed until ctx says the shutdown is out of time.
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 2*time.Second) {
+		n, err := m.evictAll(ctx, m.sessions(), true)
+		written += n
+		if err == nil {
+			break
+		}
+		left := m.Len()
+		m.log.Warn("writing sessions out failed; retrying", "written", written, "left", left, "error", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("session: %d of %d sessions not written out: %w", left, len(all), err)
+		case <-time.After(wait):
+		}
 	}
+	m.log.Info("wrote sessions to the store", "written", written, "in_memory", len(all))
 	return nil
 }
 

@@ -363,6 +363,29 @@ func TestStoreFailureKeepsSessions(t *testing.T) {
 	}
 }
 
+func TestCloseRetriesAStoreThatIsDown(t *testing.T) {
+	h := newHarness(t, nil)
+	id := h.newSession(t, map[string]string{"k": "v"})
+	h.store.fail.Store(true)
+	time.AfterFunc(300*time.Millisecond, func() { h.store.fail.Store(false) })
+	if err := h.m.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if rec, err := h.mem.Load(context.Background(), id); err != nil || len(rec.Data) == 0 {
+		t.Fatalf("session not written once the store came back: %v", err)
+	}
+
+	// Out of time, Close says how many sessions it could not write.
+	h2 := newHarness(t, nil)
+	h2.newSession(t, nil)
+	h2.store.fail.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := h2.m.Close(ctx); err == nil || !contains(err.Error(), "1 of 1 sessions not written") {
+		t.Fatalf("Close with the store down: %v", err)
+	}
+}
+
 func TestCorruptStoredRecordIsSkipped(t *testing.T) {
 	h := newHarness(t, nil)
 	id, _ := newID()

@@ -1,74 +1,64 @@
 // Package builtin gathers the strategies compiled into the host, so that the
 // default path pays no process hop. Each implements the same sdk interface as
-// an external plugin of its kind.
+// an external plugin of its kind, and any of them can also run out of
+// process (`wadi plugin serve NAME`).
 package builtin
 
 import (
-	"encoding/json"
+	"context"
 	"slices"
 
 	"github.com/wadi-go/wadi/plugins/builtin/filestore"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
-	"github.com/wadi-go/wadi/sdk/store"
 )
 
-// Env is what the host tells a builtin about the node it runs in.
-type Env struct {
-	// DataDir is the node's data directory; relative paths in a strategy's
-	// block are resolved against it.
-	DataDir string
-}
-
-// Store is a builtin store strategy.
-type Store struct {
-	Name   string
-	Doc    string
-	Schema schema.Schema
-	Open   func(cfg json.RawMessage, env Env) (store.Store, error)
+// Builtin is a strategy compiled into the host.
+type Builtin struct {
+	Kind base.Kind
+	Name string
+	Doc  string
+	// New returns a fresh, unconfigured instance.
+	New func() base.Plugin
 }
 
 // DefaultStore is the store a node uses when its configuration names none.
 const DefaultStore = "file"
 
-// Stores returns the builtin stores, sorted by name.
-func Stores() []Store {
-	return []Store{
+// All returns the builtins, sorted by kind and name.
+func All() []Builtin {
+	return []Builtin{
 		{
-			Name:   "file",
-			Doc:    "embedded store on local disk (bbolt); the default",
-			Schema: filestore.Schema(),
-			Open: func(cfg json.RawMessage, env Env) (store.Store, error) {
-				return filestore.FromConfig(cfg, env.DataDir)
-			},
+			Kind: base.KindStore, Name: "file",
+			Doc: "embedded store on local disk (bbolt); the default",
+			New: func() base.Plugin { return filestore.NewPlugin() },
 		},
 		{
-			Name:   "memory",
-			Doc:    "in memory, lost when the node stops; for tests and throwaway nodes",
-			Schema: memstore.Schema(),
-			Open: func(cfg json.RawMessage, _ Env) (store.Store, error) {
-				return memstore.FromConfig(cfg)
-			},
+			Kind: base.KindStore, Name: "memory",
+			Doc: "in memory, lost when the node stops; for tests and throwaway nodes",
+			New: func() base.Plugin { return memstore.New() },
 		},
 	}
 }
 
-// LookupStore returns the builtin store with the name.
-func LookupStore(name string) (Store, bool) {
-	stores := Stores()
-	i := slices.IndexFunc(stores, func(s Store) bool { return s.Name == name })
+// Lookup returns the builtin of the kind with the name.
+func Lookup(kind base.Kind, name string) (Builtin, bool) {
+	all := All()
+	i := slices.IndexFunc(all, func(b Builtin) bool { return b.Kind == kind && b.Name == name })
 	if i < 0 {
-		return Store{}, false
+		return Builtin{}, false
 	}
-	return stores[i], true
+	return all[i], true
 }
 
-// Schema returns the schema of the builtin strategy of the kind and name; its
-// signature is the one the configuration loader asks for.
-func Schema(kind, name string) (schema.Schema, bool) {
-	if kind != "store" {
+// Schema returns the schema of the builtin of the kind with the name.
+func Schema(kind base.Kind, name string) (schema.Schema, bool) {
+	b, ok := Lookup(kind, name)
+	if !ok {
 		return schema.Schema{}, false
 	}
-	s, ok := LookupStore(name)
-	return s.Schema, ok
+	// Builtins answer from memory; the error is always nil.
+	s, err := b.New().Schema(context.Background())
+	return s, err == nil
 }

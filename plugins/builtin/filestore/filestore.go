@@ -16,10 +16,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -129,30 +127,33 @@ type config struct {
 	Path *string `json:"path"`
 }
 
-// FromConfig opens the store a configuration block describes. cfgJSON is the
-// block decoded to JSON ({"path": ...}; empty means all defaults); a relative
+// pathFromConfig returns the file a configuration block names: a relative
 // path is taken relative to dataDir.
-func FromConfig(cfgJSON []byte, dataDir string) (*Store, error) {
+func pathFromConfig(cfgJSON []byte, dataDir string) (string, error) {
 	var cfg config
-	if len(bytes.TrimSpace(cfgJSON)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(cfgJSON))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
-			return nil, fmt.Errorf("filestore: config: %w", err)
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return nil, errors.New("filestore: config: data after the JSON object")
-		}
+	if err := schema.Decode(cfgJSON, &cfg); err != nil {
+		return "", fmt.Errorf("filestore: %w", err)
 	}
 	path := "sessions.db"
 	if cfg.Path != nil {
 		if *cfg.Path == "" {
-			return nil, errors.New("filestore: config: path is empty")
+			return "", errors.New("filestore: config: path is empty")
 		}
 		path = *cfg.Path
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(dataDir, path)
+	}
+	return path, nil
+}
+
+// FromConfig opens the store a configuration block describes. cfgJSON is the
+// block decoded to JSON ({"path": ...}; empty means all defaults); a relative
+// path is taken relative to dataDir.
+func FromConfig(cfgJSON []byte, dataDir string) (*Store, error) {
+	path, err := pathFromConfig(cfgJSON, dataDir)
+	if err != nil {
+		return nil, err
 	}
 	return Open(path, Options{})
 }

@@ -7,18 +7,20 @@ import (
 	"bytes"
 	"container/heap"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
+	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var _ store.Plugin = (*Store)(nil)
+
+// version is the plugin version Info reports.
+const version = "0.1.0"
 
 // errClosed is returned by every method called after Close.
 var errClosed = errors.New("memstore: store is closed")
@@ -45,26 +47,24 @@ func New() *Store {
 	return &Store{records: make(map[string]*entry)}
 }
 
-// Schema describes the store's configuration block, which has no attributes.
-func Schema() schema.Schema {
-	return schema.Schema{}
+// Info implements base.Plugin.
+func (s *Store) Info(context.Context) (base.Info, error) {
+	return base.Info{Name: "memory", Kind: base.KindStore, Version: version, APIVersions: []int{base.APIVersion}}, nil
 }
 
-// FromConfig returns a new store for a configuration block decoded to JSON.
-// The block has no attributes: cfgJSON must be empty, null or an empty object.
-func FromConfig(cfgJSON []byte) (*Store, error) {
-	if len(bytes.TrimSpace(cfgJSON)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(cfgJSON))
-		dec.DisallowUnknownFields()
-		var cfg struct{}
-		if err := dec.Decode(&cfg); err != nil {
-			return nil, fmt.Errorf("memstore: config: %w", err)
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return nil, errors.New("memstore: config: data after the JSON object")
-		}
+// Schema implements base.Plugin: the block has no attributes.
+func (s *Store) Schema(context.Context) (schema.Schema, error) {
+	return schema.Schema{}, nil
+}
+
+// Configure implements base.Plugin. The block has no attributes: config
+// must be empty, null or an empty object.
+func (s *Store) Configure(_ context.Context, config []byte, _ base.Node) error {
+	var cfg struct{}
+	if err := schema.Decode(config, &cfg); err != nil {
+		return fmt.Errorf("memstore: %w", err)
 	}
-	return New(), nil
+	return nil
 }
 
 // Save implements store.Store. A batch is applied at once: no reader sees

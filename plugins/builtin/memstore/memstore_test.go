@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/plugintest"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -15,15 +16,19 @@ func TestConformance(t *testing.T) {
 }
 
 func TestSchema(t *testing.T) {
-	if err := Schema().Validate(); err != nil {
+	sch, err := New().Schema(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(Schema().Attributes); n != 0 {
+	if err := sch.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sch.Attributes); n != 0 {
 		t.Errorf("Schema has %d attributes, want none", n)
 	}
 }
 
-func TestFromConfig(t *testing.T) {
+func TestConfigure(t *testing.T) {
 	tests := []struct {
 		name    string
 		cfg     string
@@ -40,15 +45,16 @@ func TestFromConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := FromConfig([]byte(tt.cfg))
+			s := New()
+			err := s.Configure(context.Background(), []byte(tt.cfg), base.Node{})
 			if tt.wantErr {
 				if err == nil {
-					t.Fatalf("FromConfig(%q) returned no error", tt.cfg)
+					t.Fatalf("Configure(%q) returned no error", tt.cfg)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("FromConfig(%q): %v", tt.cfg, err)
+				t.Fatalf("Configure(%q): %v", tt.cfg, err)
 			}
 			if err := s.Save(context.Background(), []store.Record{{ID: "a", Expires: time.Now().Add(time.Hour)}}); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wadi-go/wadi/config"
+	"github.com/wadi-go/wadi/core/pluginhost"
+	"github.com/wadi-go/wadi/plugins/builtin"
+	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/schema"
+	"github.com/wadi-go/wadi/sdk/store"
+)
+
+// schemas resolves a strategy block's schema for the configuration loader:
+// a builtin's from memory, a declared plugin's by starting it and asking, so
+// that `wadi validate` checks a plugin's block before anything runs.
+func schemas(ctx context.Context, log hclog.Logger) config.Schemas {
+	return func(kind, name string, p *config.Plugin) (schema.Schema, error) {
+		if p != nil {
+			d, err := pluginhost.Describe(ctx, pluginSpec(p), base.Kind(kind), log)
+			if err != nil {
+				return schema.Schema{}, err
+			}
+			return d.Schema, nil
+		}
+		if s, ok := builtin.Schema(base.Kind(kind), name); ok {
+			return s, nil
+		}
+		return schema.Schema{}, config.ErrUnknownStrategy
+	}
+}
+
+func pluginSpec(p *config.Plugin) pluginhost.Spec {
+	return pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Args: p.Args}
+}
+
+func nodeInfo(cfg *config.Config) (base.Node, error) {
+	dir, err := filepath.Abs(cfg.Node.DataDir)
+	if err != nil {
+		return base.Node{}, fmt.Errorf("data directory: %w", err)
+	}
+	return base.Node{Name: cfg.Node.Name, Zone: cfg.Node.Zone, DataDir: dir}, nil
+}
+
+// strategies are the configured strategies, started and configured.
+type strategies struct {
+	store   store.Store
+	closers []func() error
+}
+
+func (s *strategies) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// startStrategies starts every strategy the configuration names: builtins
+// in process, declared plugins as supervised processes.
+func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) (*strategies, error) {
+	node, err := nodeInfo(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st := cfg.Store
+	if st == nil {
+		st = &config.Strategy{Kind: string(base.KindStore), Name: builtin.DefaultStore, Config: []byte("{}")}
+	}
+	s := &strategies{}
+	p, closer, err := startStrategy(ctx, st, node, log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, closer)
+	s.store = p.(store.Store)
+	for _, other := range append(cfg.Codecs, cfg.Router, cfg.Replication) {
+		if other == nil {
+			continue
+		}
+		// Started so that a broken plugin or block stops the node now; the
+		// session manager does not consult these kinds yet.
+		_, closer, err := startStrategy(ctx, other, node, log)
+		if err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+		s.closers = append(s.closers, closer)
+		log.Warn("strategy configured but not yet used by this version of the node", "kind", other.Kind, "name", other.Name)
+	}
+	return s, nil
+}
+
+// startStrategy returns the strategy as its kind's interface (any, to be
+// asserted by the caller) and how to stop it.
+func startStrategy(ctx context.Context, st *config.Strategy, node base.Node, log hclog.Logger) (any, func() error, error) {
+	kind := base.Kind(st.Kind)
+	if st.Plugin != nil {
+		sup, err := pluginhost.Start(ctx, pluginSpec(st.Plugin), kind, st.Config, node, pluginhost.Options{Logger: log.Named("plugin")})
+		if err != nil {
+			return nil, nil, err
+		}
+		switch kind {
+		case base.KindStore:
+			a := sup.Store()
+			return a, a.Close, nil
+		case base.KindCodec:
+			return sup.Codec(), sup.Close, nil
+		case base.KindRouter:
+			return sup.Router(), sup.Close, nil
+		case base.KindReplicator:
+			return sup.Replicator(), sup.Close, nil
+		}
+		_ = sup.Close()
+		return nil, nil, fmt.Errorf("unknown strategy kind %q", kind)
+	}
+	b, ok := builtin.Lookup(kind, st.Name)
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown %s %q", kind, st.Name)
+	}
+	p := b.New()
+	if err := p.Configure(ctx, st.Config, node); err != nil {
+		return nil, nil, fmt.Errorf("%s %q: %w", kind, st.Name, err)
+	}
+	closer := func() error { return nil }
+	if c, ok := p.(interface{ Close() error }); ok {
+		closer = c.Close
+	}
+	return p, closer, nil
+}

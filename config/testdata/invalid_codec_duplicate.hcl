@@ -1,0 +1,2 @@
+codec "gzip" {}
+codec "gzip" {}

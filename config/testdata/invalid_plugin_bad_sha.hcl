@@ -1,0 +1,4 @@
+plugin "sqlite" {
+  path = "/opt/wadi/sqlite"
+  sha256 = "abc"
+}

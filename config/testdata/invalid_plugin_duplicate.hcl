@@ -1,0 +1,6 @@
+plugin "sqlite" {
+  path = "/a"
+}
+plugin "sqlite" {
+  path = "/b"
+}

@@ -1,0 +1,4 @@
+plugin "sqlite" {
+  path = "/broken/plugin"
+}
+store "sqlite" {}

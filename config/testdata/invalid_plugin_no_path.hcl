@@ -1,0 +1,3 @@
+plugin "sqlite" {
+  args = ["-v"]
+}

@@ -1,0 +1,4 @@
+plugin "lz" {
+  path = "/opt/lz"
+  args = ["-v", null]
+}

@@ -1,0 +1,6 @@
+plugin "lz" {
+  path = "/opt/lz"
+}
+codec "lz" {
+  levle = 3
+}
