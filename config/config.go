@@ -82,9 +82,9 @@ type Strategy struct {
 	// (the block `replication` configures the replicator).
 	Kind, Name string
 	// Plugin is the declared plugin the block names; nil for a builtin.
-	Plugin *Plugin
-	Config     json.RawMessage // the decoded block as a JSON object, defaults applied
-	DeclRange  hcl.Range
+	Plugin    *Plugin
+	Config    json.RawMessage // the decoded block as a JSON object, defaults applied
+	DeclRange hcl.Range
 }
 
 // Schemas tells which strategies exist and the schema of each one's block.
