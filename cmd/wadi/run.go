@@ -93,9 +93,9 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 			log.Error("closing strategies", "error", err)
 		}
 	}()
-	st := strats.store
-
-	mgr, err := session.New(managerOptions(cfg, st, log))
+	opts := managerOptions(cfg, strats.store, log)
+	opts.Codecs = strats.codecs
+	mgr, err := session.New(opts)
 	if err != nil {
 		return err
 	}

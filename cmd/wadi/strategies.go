@@ -10,8 +10,10 @@ import (
 
 	"github.com/wadi-go/wadi/config"
 	"github.com/wadi-go/wadi/core/pluginhost"
+	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/schema"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -49,7 +51,10 @@ func nodeInfo(cfg *config.Config) (base.Node, error) {
 
 // strategies are the configured strategies, started and configured.
 type strategies struct {
-	store   store.Store
+	store store.Store
+	// codecs in the order the configuration lists them: the order of
+	// encoding.
+	codecs  []session.NamedCodec
 	closers []func() error
 }
 
@@ -79,7 +84,15 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 	}
 	s.closers = append(s.closers, closer)
 	s.store = p.(store.Store)
-	for _, other := range append(cfg.Codecs, cfg.Router, cfg.Replication) {
+	for _, c := range cfg.Codecs {
+		p, closer, err := startStrategy(ctx, c, node, log)
+		if err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+		s.closers = append(s.closers, closer)
+		s.codecs = append(s.codecs, session.NamedCodec{Name: c.Name, Codec: p.(codec.Codec)})
+	}
+	for _, other := range []*config.Strategy{cfg.Router, cfg.Replication} {
 		if other == nil {
 			continue
 		}

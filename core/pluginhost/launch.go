@@ -46,6 +46,13 @@ type instance struct {
 
 func (i *instance) kill() { i.client.Kill() }
 
+func (i *instance) pid() int {
+	if rc := i.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
 // launch starts the plugin and dispenses it as kind. An empty kind asks the
 // plugin what it is (for describe).
 func launch(ctx context.Context, spec Spec, kind base.Kind, log hclog.Logger, startTimeout time.Duration) (*instance, error) {

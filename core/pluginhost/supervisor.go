@@ -91,7 +91,7 @@ func Start(ctx context.Context, spec Spec, kind base.Kind, config []byte, node b
 	mctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	go s.monitor(mctx)
-	s.log.Info("plugin started", "kind", kind, "path", spec.Path, "version", inst.info.Version)
+	s.log.Info("plugin started", "kind", kind, "path", spec.Path, "version", inst.info.Version, "pid", inst.pid())
 	return s, nil
 }
 
@@ -120,6 +120,14 @@ func (s *Supervisor) Info() (base.Info, bool) {
 		return base.Info{}, false
 	}
 	return s.cur.info, true
+}
+
+// PID is the process id of the running plugin, 0 while it is down.
+func (s *Supervisor) PID() int {
+	if inst := s.current(); inst != nil {
+		return inst.pid()
+	}
+	return 0
 }
 
 func (s *Supervisor) current() *instance {
@@ -216,7 +224,7 @@ func (s *Supervisor) monitor(ctx context.Context) {
 		s.mu.Unlock()
 		n := s.restarts.Add(1)
 		backoff = s.opts.MinBackoff
-		s.log.Info("plugin restarted", "restarts", n)
+		s.log.Info("plugin restarted", "restarts", n, "pid", inst.pid())
 	}
 }
 

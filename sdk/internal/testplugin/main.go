@@ -3,12 +3,16 @@
 // process. Its argument picks the kind it serves: store (the default),
 // codec, router or replicator; the implementations are those of
 // sdk/internal/testimpl, so in-process and out-of-process runs compare the
-// same code.
+// same code. A second argument "api=N" makes it announce plugin API version
+// N instead of the SDK's, so hosts can test their refusal of a plugin that
+// speaks no version in common with them.
 package main
 
 import (
 	"fmt"
 	"os"
+
+	"github.com/hashicorp/go-plugin"
 
 	"github.com/wadi-go/wadi/sdk"
 	"github.com/wadi-go/wadi/sdk/base"
@@ -36,6 +40,21 @@ func main() {
 		os.Exit(2)
 	}
 	logger.Debug("testplugin starting", "kind", kind)
+	if len(os.Args) > 2 {
+		var v int
+		if _, err := fmt.Sscanf(os.Args[2], "api=%d", &v); err != nil {
+			fmt.Fprintf(os.Stderr, "testplugin: bad argument %q, want api=N\n", os.Args[2])
+			os.Exit(2)
+		}
+		vp := map[int]plugin.PluginSet{v: sdk.VersionedPlugins(impl)[base.APIVersion]}
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig:  sdk.Handshake,
+			VersionedPlugins: vp,
+			GRPCServer:       plugin.DefaultGRPCServer,
+			Logger:           logger,
+		})
+		return
+	}
 	if err := sdk.ServeWith(impl, sdk.ServeConfig{Logger: logger}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

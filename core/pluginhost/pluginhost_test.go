@@ -1,0 +1,297 @@
+package pluginhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/store"
+)
+
+// testPlugin builds the SDK's test plugin (a real plugin program serving
+// any kind) once per test binary.
+var testPlugin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "pluginhost-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "testplugin")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/wadi-go/wadi/sdk/internal/testplugin").CombinedOutput()
+	if err != nil {
+		return "", errors.New("go build testplugin: " + err.Error() + "\n" + string(out))
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := testPlugin(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+func pluginBin(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs plugin processes")
+	}
+	bin, err := testPlugin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// syncBuffer is a log destination safe for the plugin's log goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+const testConfig = `{"path":"p","size":5,"sync":true,"tags":["a"],"labels":null}`
+
+func start(t *testing.T, spec Spec, kind base.Kind, opts Options) (*Supervisor, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Name: "host", Output: logs, Level: hclog.Debug})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, spec, kind, []byte(testConfig), base.Node{Name: "red", Zone: "z1"}, opts)
+	if err != nil {
+		t.Fatalf("Start: %v\nlogs:\n%s", err, logs)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, logs
+}
+
+func sha(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// The host refuses, with an error that says why, every plugin it must not
+// run: a changed binary, one of another kind, one with no API version in
+// common, one that is not a plugin at all.
+func TestStartRefuses(t *testing.T) {
+	bin := pluginBin(t)
+	notPlugin := filepath.Join(t.TempDir(), "not-a-plugin")
+	if err := os.WriteFile(notPlugin, []byte("#!/bin/sh\necho hello\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrongSum := strings.Repeat("ab", 32)
+	tests := []struct {
+		name string
+		spec Spec
+		kind base.Kind
+		want string
+	}{
+		{"checksum differs", Spec{Name: "p", Path: bin, SHA256: wrongSum, Args: []string{"store"}}, base.KindStore, "does not match the sha256"},
+		{"checksum malformed", Spec{Name: "p", Path: bin, SHA256: "xyz", Args: []string{"store"}}, base.KindStore, "is not a hex SHA-256"},
+		{"wrong kind", Spec{Name: "p", Path: bin, Args: []string{"codec"}}, base.KindStore, "does not serve the store kind"},
+		{"no common API version", Spec{Name: "p", Path: bin, Args: []string{"store", "api=99"}}, base.KindStore, "speaks no plugin API version this host speaks"},
+		{"not a plugin", Spec{Name: "p", Path: notPlugin}, base.KindStore, `plugin "p": starting`},
+		{"missing binary", Spec{Name: "p", Path: filepath.Join(t.TempDir(), "nope")}, base.KindStore, `plugin "p": starting`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := Start(ctx, tt.spec, tt.kind, []byte(testConfig), base.Node{Name: "red"}, Options{StartTimeout: 5 * time.Second})
+			if err == nil {
+				_ = s.Close()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("checksum matches", func(t *testing.T) {
+		s, _ := start(t, Spec{Name: "p", Path: bin, SHA256: sha(t, bin), Args: []string{"store"}}, base.KindStore, Options{})
+		if info, ok := s.Info(); !ok || info.Kind != base.KindStore {
+			t.Fatalf("Info = %+v, %v", info, ok)
+		}
+	})
+}
+
+// A supervised plugin answers its kind's calls, has been configured with
+// the block and the node, and logs into the host's log under its name.
+func TestSupervisedCalls(t *testing.T) {
+	bin := pluginBin(t)
+	s, logs := start(t, Spec{Name: "mystore", Path: bin, Args: []string{"store"}}, base.KindStore, Options{})
+	ctx := context.Background()
+	st := s.Store()
+	rec := store.Record{ID: "a", Expires: time.Now().Add(time.Hour), Data: []byte("x")}
+	if err := st.Save(ctx, []store.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Load(ctx, "a"); err != nil || string(got.Data) != "x" {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	if _, err := st.Load(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Load(missing) = %v, want ErrNotFound through the supervisor", err)
+	}
+	// testimpl logs "configured" at info with the node's name and zone.
+	waitFor(t, "the plugin's log line", func() bool {
+		l := logs.String()
+		return strings.Contains(l, "[INFO]  host.mystore") && strings.Contains(l, "configured") && strings.Contains(l, "zone=z1")
+	})
+	if s.PID() == 0 {
+		t.Fatal("no pid")
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A plugin killed with SIGKILL, or stopped with SIGSTOP so that it hangs,
+// fails its calls with ErrUnavailable within the call deadline, and is
+// restarted and configured again; calls then succeed.
+func TestSupervisorRestarts(t *testing.T) {
+	bin := pluginBin(t)
+	tests := []struct {
+		name string
+		sig  syscall.Signal
+		why  string
+	}{
+		{"crash", syscall.SIGKILL, "exited"},
+		{"hang", syscall.SIGSTOP, "no answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const callTimeout = 500 * time.Millisecond
+			s, logs := start(t, Spec{Name: "p", Path: bin, Args: []string{"store"}}, base.KindStore, Options{
+				CallTimeout:    callTimeout,
+				HealthInterval: time.Hour, // only the failed call may notice
+				MinBackoff:     10 * time.Millisecond,
+			})
+			pid := s.PID()
+			if err := syscall.Kill(pid, tt.sig); err != nil {
+				t.Fatal(err)
+			}
+			if tt.sig == syscall.SIGKILL {
+				// Let the process's exit reach go-plugin.
+				waitFor(t, "the exit to be seen", func() bool { return s.current().client.Exited() })
+			}
+			ctx := context.Background()
+			rec := store.Record{ID: "a", Expires: time.Now().Add(time.Hour), Data: []byte("x")}
+			began := time.Now()
+			err := s.Store().Save(ctx, []store.Record{rec})
+			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), tt.why) {
+				t.Fatalf("Save on a %s plugin = %v, want ErrUnavailable saying %q", tt.name, err, tt.why)
+			}
+			if d := time.Since(began); d > callTimeout+2*time.Second {
+				t.Fatalf("the failed call took %v", d)
+			}
+			waitFor(t, "the restart", func() bool { return s.Restarts() == 1 && s.PID() != 0 })
+			if s.PID() == pid {
+				t.Fatal("same pid after the restart")
+			}
+			if err := s.Store().Save(ctx, []store.Record{rec}); err != nil {
+				t.Fatalf("Save after the restart: %v", err)
+			}
+			if n := strings.Count(logs.String(), "configured"); n < 2 {
+				t.Fatalf("configured %d times, want again after the restart\n%s", n, logs)
+			}
+			if !strings.Contains(logs.String(), "plugin restarted") {
+				t.Fatalf("no restart logged:\n%s", logs)
+			}
+		})
+	}
+}
+
+// The health check notices a dead plugin with no call made, and a plugin
+// that keeps failing to start is retried with backoff, not given up on.
+func TestSupervisorHealthAndBackoff(t *testing.T) {
+	bin := pluginBin(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plugin")
+	if err := os.Link(bin, path); err != nil {
+		// Another file system: copy instead.
+		b, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, logs := start(t, Spec{Name: "p", Path: path, Args: []string{"store"}}, base.KindStore, Options{
+		HealthInterval: 50 * time.Millisecond,
+		MinBackoff:     20 * time.Millisecond,
+		MaxBackoff:     100 * time.Millisecond,
+	})
+	// Take the binary away so that restarts fail, then kill the process.
+	hidden := path + ".hidden"
+	if err := os.Rename(path, hidden); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(s.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "failed restarts", func() bool { return strings.Count(logs.String(), "plugin restart failed") >= 3 })
+	if err := s.Store().Delete(context.Background(), []string{"a"}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Delete while down = %v, want ErrUnavailable", err)
+	}
+	if err := os.Rename(hidden, path); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the restart", func() bool { return s.Restarts() == 1 })
+	if err := s.Store().Delete(context.Background(), []string{"a"}); err != nil {
+		t.Fatalf("Delete after the restart: %v", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	bin := pluginBin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, kind := range base.Kinds {
+		d, err := Describe(ctx, Spec{Name: "p", Path: bin, Args: []string{string(kind)}}, "", hclog.NewNullLogger())
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if d.Info.Kind != kind || d.Info.Name != "test-"+string(kind) || len(d.Schema.Attributes) != 5 {
+			t.Fatalf("%s: %+v", kind, d)
+		}
+	}
+}
