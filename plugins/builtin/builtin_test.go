@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/plugintest"
 )
 
 // TestBuiltinsDescribeThemselves checks that every builtin's Info agrees with
@@ -34,5 +35,37 @@ func TestBuiltinsDescribeThemselves(t *testing.T) {
 	}
 	if _, ok := Lookup(base.KindCodec, "file"); ok {
 		t.Fatal("found a store under the codec kind")
+	}
+}
+
+// validConfigs are, per builtin, configurations it must accept, exactly as
+// the host hands them over (every schema attribute present). Out-of-process
+// runs of the kits (cmd/wadi) keep a table of their own.
+var validConfigs = map[string]plugintest.Configs{
+	"store/file": {
+		Valid:   [][]byte{[]byte(`{"path":"sessions.db"}`), []byte(`{"path":"sub/other.db"}`)},
+		Invalid: [][]byte{[]byte(`{"path":""}`), []byte(`{"path":5}`)},
+	},
+	"store/memory": {
+		Valid: [][]byte{[]byte(`{}`)},
+	},
+}
+
+// Every builtin passes the base conformance kit in process; the kits of
+// their kinds run beside each builtin's own package.
+func TestBuiltinsConform(t *testing.T) {
+	for _, b := range All() {
+		ref := string(b.Kind) + "/" + b.Name
+		t.Run(ref, func(t *testing.T) {
+			c, ok := validConfigs[ref]
+			if !ok {
+				t.Fatalf("no test configurations for %s: add them to validConfigs", ref)
+			}
+			p := b.New()
+			if c, ok := p.(interface{ Close() error }); ok {
+				t.Cleanup(func() { _ = c.Close() })
+			}
+			plugintest.TestPlugin(t, p, b.Kind, c)
+		})
 	}
 }

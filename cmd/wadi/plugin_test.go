@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/wadi-go/wadi/core/pluginhost"
+	"github.com/wadi-go/wadi/plugins/builtin"
+	"github.com/wadi-go/wadi/sdk"
+	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/plugintest"
+	"github.com/wadi-go/wadi/sdk/store"
+)
+
+// wadiBinary builds this command once per test binary, for the tests that
+// run builtins out of process (`wadi plugin serve`).
+var wadiBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "wadi-cmd-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "wadi")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", &buildError{err: err, out: out}
+	}
+	return bin, nil
+})
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + string(e.out) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := wadiBinary(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+func needWadi(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds wadi and runs plugin processes")
+	}
+	bin, err := wadiBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// outOfProcessConfigs are the configurations the base kit gives each
+// builtin when it runs as a plugin process; plugins/builtin keeps the same
+// table for the in-process run.
+var outOfProcessConfigs = map[string]plugintest.Configs{
+	"store/file": {
+		Valid:   [][]byte{[]byte(`{"path":"sessions.db"}`)},
+		Invalid: [][]byte{[]byte(`{"path":""}`)},
+	},
+	"store/memory": {Valid: [][]byte{[]byte(`{}`)}},
+}
+
+// Every builtin runs out of process as `wadi plugin serve KIND/NAME` and
+// passes the same conformance kits there as in process: the base kit
+// through a bare go-plugin client, and its kind's kit through the host's
+// supervisor, exactly the path a configured plugin takes.
+func TestBuiltinsOutOfProcess(t *testing.T) {
+	bin := needWadi(t)
+	for _, b := range builtin.All() {
+		ref := string(b.Kind) + "/" + b.Name
+		t.Run(ref, func(t *testing.T) {
+			cfgs, ok := outOfProcessConfigs[ref]
+			if !ok {
+				t.Fatalf("no configurations for %s: add them to outOfProcessConfigs", ref)
+			}
+			t.Run("base", func(t *testing.T) {
+				plugintest.TestPlugin(t, dispense(t, bin, ref, b.Kind), b.Kind, cfgs)
+			})
+			spec := pluginhost.Spec{Name: b.Name, Path: bin, Args: []string{"plugin", "serve", ref}}
+			supervise := func(t *testing.T) *pluginhost.Supervisor {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				node := base.Node{Name: "red", DataDir: t.TempDir()}
+				s, err := pluginhost.Start(ctx, spec, b.Kind, cfgs.Valid[0], node, pluginhost.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			switch b.Kind {
+			case base.KindStore:
+				plugintest.TestStore(t, func(t *testing.T) store.Store { return supervise(t).Store() })
+			default:
+				t.Fatalf("no out-of-process kit wired for kind %s", b.Kind)
+			}
+		})
+	}
+}
+
+// dispense starts `wadi plugin serve ref` with a bare go-plugin client and
+// returns the plugin unconfigured.
+func dispense(t *testing.T, bin, ref string, kind base.Kind) base.Plugin {
+	t.Helper()
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.VersionedPlugins(nil),
+		Cmd:              exec.Command(bin, "plugin", "serve", ref),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           hclog.NewNullLogger(),
+	})
+	t.Cleanup(client.Kill)
+	rpc, err := client.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sdk.DispenseKind(rpc, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// `wadi plugin describe` and `wadi plugin list` say what a plugin is and
+// which plugins a configuration declares; `wadi plugin serve` refuses what
+// is not a builtin, and a plugin binary run by hand says what it is.
+func TestPluginCommands(t *testing.T) {
+	bin := needWadi(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "wadi.hcl")
+	hcl := `node {
+  name     = "red"
+  data_dir = "` + dir + `"
+}
+plugin "outfile" {
+  path = "` + bin + `"
+  args = ["plugin", "serve", "store/file"]
+}
+store "outfile" {
+  path = "x.db"
+}
+`
+	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  []string
+	}{
+		{"describe", []string{"plugin", "describe", bin, "plugin", "serve", "store/file"}, 0,
+			[]string{"name:         file", "kind:         store", "api versions: 1", "path", "string", "sessions.db"}},
+		{"describe memory", []string{"plugin", "describe", bin, "plugin", "serve", "memory"}, 0,
+			[]string{"kind:         store", "(no attributes)"}},
+		{"describe not a plugin", []string{"plugin", "describe", "/bin/true"}, 1, []string{"wadi plugin describe:"}},
+		{"list", []string{"plugin", "list"}, 0, []string{"store", "file", "builtin", "memory"}},
+		{"list config", []string{"plugin", "list", "-config", cfg}, 0, []string{"outfile", "plugin " + bin, "unchecked"}},
+		{"serve unknown", []string{"plugin", "serve", "store/nope"}, 1, []string{`no builtin store "nope"`}},
+		{"serve by hand", []string{"plugin", "serve", "file"}, 1, []string{"This binary is a plugin"}},
+		{"validate", []string{"validate", cfg}, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cmd := exec.Command(bin, tt.args...)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			code := cmd.ProcessState.ExitCode()
+			if code != tt.wantCode {
+				t.Fatalf("exit %d (%v), want %d\n%s", code, err, tt.wantCode, out.String())
+			}
+			for _, w := range tt.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+		})
+	}
+}
