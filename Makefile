@@ -7,12 +7,24 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests need, installed by `make deps` when missing.
 DEB_PACKAGES :=
 
-.PHONY: all build run test unit e2e lint deps bench fuzz clean
+# Debian packages `make proto` needs (protoc, with the well-known types).
+PROTO_PACKAGES := protobuf-compiler
+# The example plugins, each a main package built into bin/plugins/NAME.
+EXAMPLES := $(notdir $(wildcard plugins/examples/*))
 
-all: build
+.PHONY: all build plugins run test unit e2e lint deps bench fuzz proto clean
+
+all: build plugins
 
 build:
 	$(GO) build -o $(BIN)/wadi ./cmd/wadi
+
+# Builds every example plugin as its own program, as a plugin author would.
+plugins:
+	@for p in $(EXAMPLES); do \
+		echo "$(GO) build -o $(BIN)/plugins/$$p ./plugins/examples/$$p"; \
+		$(GO) build -o $(BIN)/plugins/$$p ./plugins/examples/$$p || exit 1; \
+	done
 
 run: build
 	$(BIN)/wadi run -dev
@@ -36,7 +48,12 @@ lint:
 
 # Idempotent: installs only what is missing.
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEB_PACKAGES)"
+	$(GO) mod download
+
+.PHONY: install-debs
+install-debs:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -44,11 +61,16 @@ deps:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
-	$(GO) mod download
+
+# Regenerates the plugin protocol's Go code (sdk/internal/proto) with the
+# generator versions pinned in scripts/proto.sh; a clean tree stays clean.
+proto:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(PROTO_PACKAGES)"
+	scripts/proto.sh
 
 # Benchmarks recorded in BENCHMARKS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./core/... ./plugins/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./core/... ./plugins/... ./sdk/...
 
 # A short run of every fuzz target (the seeds also run in `make test`).
 FUZZTIME ?= 30s
