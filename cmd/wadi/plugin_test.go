@@ -157,6 +157,12 @@ store "outfile" {
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The same, pinned to a checksum the binary does not have.
+	badSum := filepath.Join(dir, "badsum.hcl")
+	pinned := strings.Replace(hcl, "  args = [", "  sha256 = \""+strings.Repeat("0", 64)+"\"\n  args = [", 1)
+	if err := os.WriteFile(badSum, []byte(pinned), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -173,6 +179,9 @@ store "outfile" {
 		{"serve unknown", []string{"plugin", "serve", "store/nope"}, 1, []string{`no builtin store "nope"`}},
 		{"serve by hand", []string{"plugin", "serve", "file"}, 1, []string{"This binary is a plugin"}},
 		{"validate", []string{"validate", cfg}, 0, nil},
+		{"validate checksum differs", []string{"validate", badSum}, 1,
+			[]string{`Cannot load store "outfile"`, "does not match the sha256", "badsum.hcl:"}},
+		{"run checksum differs", []string{"run", "-config", badSum}, 1, []string{"does not match the sha256"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
