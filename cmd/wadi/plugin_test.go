@@ -18,7 +18,9 @@ import (
 	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk"
 	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/plugintest"
+	"github.com/wadi-go/wadi/sdk/router"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -74,6 +76,10 @@ var outOfProcessConfigs = map[string]plugintest.Configs{
 	"store/memory": {Valid: [][]byte{[]byte(`{}`)}},
 }
 
+// unauthenticated names the codecs that cannot detect every change to
+// their output (plain compression).
+var unauthenticated = map[string]bool{}
+
 // Every builtin runs out of process as `wadi plugin serve KIND/NAME` and
 // passes the same conformance kits there as in process: the base kit
 // through a bare go-plugin client, and its kind's kit through the host's
@@ -104,6 +110,18 @@ func TestBuiltinsOutOfProcess(t *testing.T) {
 			switch b.Kind {
 			case base.KindStore:
 				plugintest.TestStore(t, func(t *testing.T) store.Store { return supervise(t).Store() })
+			case base.KindCodec:
+				plugintest.TestCodecWith(t, func(t *testing.T) codec.Codec {
+					s := supervise(t)
+					t.Cleanup(func() { _ = s.Close() })
+					return s.Codec()
+				}, plugintest.CodecOptions{Unauthenticated: unauthenticated[ref]})
+			case base.KindRouter:
+				plugintest.TestRouter(t, func(t *testing.T) router.Router {
+					s := supervise(t)
+					t.Cleanup(func() { _ = s.Close() })
+					return s.Router()
+				})
 			default:
 				t.Fatalf("no out-of-process kit wired for kind %s", b.Kind)
 			}
