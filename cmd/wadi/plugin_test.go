@@ -73,7 +73,10 @@ var outOfProcessConfigs = map[string]plugintest.Configs{
 		Valid:   [][]byte{[]byte(`{"path":"sessions.db"}`)},
 		Invalid: [][]byte{[]byte(`{"path":""}`)},
 	},
-	"store/memory": {Valid: [][]byte{[]byte(`{}`)}},
+	"store/memory":    {Valid: [][]byte{[]byte(`{}`)}},
+	"router/jvmroute": {Valid: [][]byte{[]byte(`{"policy":"redirect","separator":".","route_header":"X-Route"}`)}},
+	"router/cookie":   {Valid: [][]byte{[]byte(`{"policy":"migrate","cookie_name":"SERVERID","route_header":null}`)}},
+	"router/none":     {Valid: [][]byte{[]byte(`{"policy":"proxy"}`)}},
 }
 
 // unauthenticated names the codecs that cannot detect every change to

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wadi-go/wadi/plugins/builtin/filestore"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/plugins/builtin/routers"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
 )
@@ -23,8 +24,11 @@ type Builtin struct {
 	New func() base.Plugin
 }
 
-// DefaultStore is the store a node uses when its configuration names none.
-const DefaultStore = "file"
+// The strategies a node uses when its configuration names none.
+const (
+	DefaultStore  = "file"
+	DefaultRouter = "none"
+)
 
 // All returns the builtins, sorted by kind and name.
 func All() []Builtin {
@@ -38,6 +42,21 @@ func All() []Builtin {
 			Kind: base.KindStore, Name: "memory",
 			Doc: "in memory, lost when the node stops; for tests and throwaway nodes",
 			New: func() base.Plugin { return memstore.New() },
+		},
+		{
+			Kind: base.KindRouter, Name: "jvmroute",
+			Doc: "the route rides on the session id as ID.ROUTE (mod_jk / Tomcat jvmRoute)",
+			New: func() base.Plugin { return routers.NewJVMRoute() },
+		},
+		{
+			Kind: base.KindRouter, Name: "cookie",
+			Doc: "the route travels in a cookie of its own (HAProxy cookie SERVERID)",
+			New: func() base.Plugin { return routers.NewCookie() },
+		},
+		{
+			Kind: base.KindRouter, Name: "none",
+			Doc: "no route, for load balancers that hash on something else; the default",
+			New: func() base.Plugin { return routers.NewNone() },
 		},
 	}
 }

@@ -49,6 +49,18 @@ var validConfigs = map[string]plugintest.Configs{
 	"store/memory": {
 		Valid: [][]byte{[]byte(`{}`)},
 	},
+	"router/jvmroute": {
+		Valid:   [][]byte{[]byte(`{"policy":"migrate","separator":".","route_header":null}`)},
+		Invalid: [][]byte{[]byte(`{"policy":"migrate","separator":"-","route_header":null}`)},
+	},
+	"router/cookie": {
+		Valid:   [][]byte{[]byte(`{"policy":"proxy","cookie_name":"SERVERID","route_header":null}`)},
+		Invalid: [][]byte{[]byte(`{"policy":"proxy","cookie_name":"","route_header":null}`)},
+	},
+	"router/none": {
+		Valid:   [][]byte{[]byte(`{"policy":"redirect"}`)},
+		Invalid: [][]byte{[]byte(`{"policy":"sideways"}`)},
+	},
 }
 
 // Every builtin passes the base conformance kit in process; the kits of
