@@ -206,7 +206,7 @@ func TestParseInvalid(t *testing.T) {
 		{"duplicate_store", "Duplicate store block", "Only one store block", 4, 1},
 		{"unknown_app", "Invalid http.app", `unknown app "shop"`, 2, 9},
 		{"bad_listen", "Invalid http.listen", `"8080" is not a host:port address`, 2, 12},
-		{"node_name_slash", "Invalid node.name", "path separator", 2, 10},
+		{"node_name_slash", "Invalid node.name", "letters, digits, '-' or '_'", 2, 10},
 		{"empty_data_dir", "Invalid node.data_dir", "must not be empty", 2, 14},
 		{"env_unset", "Error in function call", "environment variable WADI_NODE is not set", 2, 10},
 		{"variable", "Variables not allowed", "", 2, 10},

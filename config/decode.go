@@ -220,15 +220,14 @@ func (d *decoder) decodeNode(body hcl.Body, n *Node) {
 // checkNodeName rejects names that cannot be a directory name, since the
 // default data directory is named after the node.
 func checkNodeName(name string) string {
-	switch {
-	case name == "":
-		return "must not be empty."
-	case name == "." || name == "..":
-		return fmt.Sprintf("%q is not a usable name.", name)
-	case strings.ContainsAny(name, `/\`):
-		return fmt.Sprintf("%q must not contain a path separator.", name)
-	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
-		return fmt.Sprintf("%q must not contain spaces or control characters.", name)
+	// The name is the node's route in session tokens (ID.ROUTE) and route
+	// cookies, and a directory name: only what is safe in all three.
+	ok := len(name) > 0 && len(name) <= 64
+	for _, c := range []byte(name) {
+		ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
+	}
+	if !ok {
+		return fmt.Sprintf("%q must be 1 to 64 letters, digits, '-' or '_': the name is the node's route in session cookies.", name)
 	}
 	return ""
 }

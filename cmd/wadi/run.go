@@ -95,6 +95,7 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	}()
 	opts := managerOptions(cfg, strats.store, log)
 	opts.Codecs = strats.codecs
+	opts.Routing = strats.routing
 	mgr, err := session.New(opts)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/codec"
+	"github.com/wadi-go/wadi/sdk/router"
 	"github.com/wadi-go/wadi/sdk/schema"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -55,8 +57,12 @@ type strategies struct {
 	// codecs in the order the configuration lists them: the order of
 	// encoding.
 	codecs  []session.NamedCodec
+	routing session.Routing
 	closers []func() error
 }
+
+// formatTimeout bounds asking the router for its token format at start.
+const formatTimeout = 10 * time.Second
 
 func (s *strategies) Close() error {
 	var errs []error
@@ -92,7 +98,23 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 		s.closers = append(s.closers, closer)
 		s.codecs = append(s.codecs, session.NamedCodec{Name: c.Name, Codec: p.(codec.Codec)})
 	}
-	for _, other := range []*config.Strategy{cfg.Router, cfg.Replication} {
+	if cfg.Router != nil {
+		p, closer, err := startStrategy(ctx, cfg.Router, node, log)
+		if err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+		s.closers = append(s.closers, closer)
+		// Asked once: the filter applies the format in process on every
+		// request, so routing never waits on the strategy.
+		fctx, cancel := context.WithTimeout(ctx, formatTimeout)
+		f, err := p.(router.Router).Format(fctx)
+		cancel()
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("router %q: format: %w", cfg.Router.Name, err), s.Close())
+		}
+		s.routing = session.Routing{Route: cfg.Node.Name, Format: f}
+	}
+	for _, other := range []*config.Strategy{cfg.Replication} {
 		if other == nil {
 			continue
 		}

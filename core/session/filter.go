@@ -67,11 +67,12 @@ type writer struct {
 	m   *Manager
 	req *http.Request
 
-	mu        sync.Mutex
-	looked    bool     // the cookie was read and looked up
-	cookieID  string   // the id the client presented and we found, if any
-	sess      *Session // held (locked for this request) until release
-	committed bool     // headers are out: the cookie can no longer change
+	mu          sync.Mutex
+	looked      bool     // the cookie was read and looked up
+	cookieID    string   // the id the client presented and we found, if any
+	cookieValue string   // the whole cookie value it came in, route included
+	sess        *Session // held (locked for this request) until release
+	committed   bool     // headers are out: the cookie can no longer change
 }
 
 func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
@@ -118,21 +119,26 @@ const maxCookieCandidates = 4
 func (w *writer) findFromCookie(ctx context.Context) (*Session, error) {
 	tried := 0
 	for _, c := range w.req.CookiesNamed(w.m.opts.Cookie.Name) {
+		id, hint := w.m.opts.Routing.parseToken(c.Value)
 		// Anything that is not an id we could have issued is no session: a
-		// malformed or oversized cookie never reaches the store.
-		if !ValidID(c.Value) {
+		// malformed or oversized cookie never reaches the store. The route
+		// hint decides nothing here: only the id names a session.
+		if !ValidID(id) {
 			continue
 		}
 		if tried++; tried > maxCookieCandidates {
 			break
 		}
-		s, err := w.m.lookup(ctx, c.Value)
+		s, err := w.m.lookup(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		if s != nil {
-			w.cookieID = c.Value
+			w.cookieID, w.cookieValue = id, c.Value
 			return s, nil
+		}
+		if hint != "" && hint != w.m.opts.Routing.Route {
+			w.m.log.Debug("no such session here; its route names another node", "session", logID(id), "route_hint", hint)
 		}
 	}
 	return nil, nil
@@ -164,8 +170,18 @@ func (w *writer) commitLocked() {
 		}
 		c.MaxAge = -1 // tell the client to forget the dead id
 	} else {
-		c.Value = s.ID()
-		if c.Value == w.cookieID && !o.Persist {
+		h := w.ResponseWriter.Header()
+		rt := &w.m.opts.Routing
+		if rt.Route != "" && rt.Format.RouteHeader != "" {
+			h.Set(rt.Format.RouteHeader, rt.Route)
+		}
+		if rc := rt.routeCookie(w.req, o); rc != nil {
+			h.Add("Set-Cookie", rc.String())
+		}
+		// The value carries the route: a session that moved here, or a
+		// client that sent a stale or forged route, gets it rewritten.
+		c.Value = rt.token(s.ID())
+		if c.Value == w.cookieValue && !o.Persist {
 			return
 		}
 		if o.Persist {

@@ -41,6 +41,9 @@ type Options struct {
 	Codecs []NamedCodec
 
 	Cookie CookieOptions
+	// Routing puts this node's route into the session token for the load
+	// balancer; the zero value carries none.
+	Routing Routing
 
 	// IdleTimeout expires a session nobody used for this long; Lifetime
 	// expires it this long after creation, used or not.
@@ -120,6 +123,10 @@ func (o *Options) validate() error {
 	}
 	check(len(o.Codecs) <= maxChainLen, "at most %d codecs", maxChainLen)
 	check(o.Cookie.Name != "", "the cookie name is empty")
+	if err := o.Routing.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	check(o.Routing.Format.RouteCookie == "" || o.Routing.Format.RouteCookie != o.Cookie.Name, "the route cookie %q is the session cookie", o.Routing.Format.RouteCookie)
 	check(o.IdleTimeout > 0, "idle timeout %v is not positive", o.IdleTimeout)
 	check(o.Lifetime >= o.IdleTimeout, "lifetime %v is shorter than the idle timeout %v", o.Lifetime, o.IdleTimeout)
 	check(o.EvictAfter >= 0, "evict-after %v is negative", o.EvictAfter)
