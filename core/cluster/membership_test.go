@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"bytes"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// freePort returns a loopback host:port free for TCP and UDP a moment ago,
+// as gossip binds both.
+func freePort(t testing.TB) string {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port for TCP and UDP")
+	return ""
+}
+
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func member(name string, started int64) Member {
+	return Member{Name: name, Peer: "127.0.0.1:1", HTTP: "http://127.0.0.1:2", ProtoMin: ProtocolMin, ProtoMax: ProtocolMax, Started: started}
+}
+
+func startMember(t *testing.T, self Member, join []string, keys [][]byte) (*Membership, string, *logBuf) {
+	t.Helper()
+	addr := freePort(t)
+	logs := &logBuf{}
+	m, err := StartMembership(MembershipConfig{
+		Self: self, Bind: addr, Join: join, Keys: keys, Fast: true,
+		Logger: hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	return m, addr, logs
+}
+
+func names(ms []Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestMembershipJoinLeave(t *testing.T) {
+	a, addrA, _ := startMember(t, member("a", 1), nil, nil)
+	// b joins through a; c joins through b only, before b is up: the join
+	// is retried until it answers.
+	addrB := freePort(t)
+	c, _, _ := startMember(t, member("c", 3), []string{addrB}, nil)
+	b, err := StartMembership(MembershipConfig{Self: member("b", 2), Bind: addrB, Join: []string{addrA}, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a", "b", "c"}
+	for _, m := range []*Membership{a, b, c} {
+		eventually(t, m.Self().Name+" to see a, b and c", func() bool { return slices.Equal(names(m.Members()), want) })
+	}
+	for _, m := range []*Membership{a, b, c} {
+		co, _ := Coordinator(m.Members())
+		if co.Name != "a" {
+			t.Fatalf("%s elects %s, want the oldest, a", m.Self().Name, co.Name)
+		}
+	}
+	ch := a.Changed()
+	if err := b.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change signalled for a leave")
+	}
+	for _, m := range []*Membership{a, c} {
+		eventually(t, m.Self().Name+" to see b gone", func() bool { return slices.Equal(names(m.Members()), []string{"a", "c"}) })
+	}
+}
+
+// Nodes that must not share the farm never become members: one that speaks
+// no protocol version in common, one that reuses a live member's name, and
+// one without the gossip key. (Bad metadata: TestDecodeMember.)
+func TestMembershipRefuses(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	a, addrA, logsA := startMember(t, member("a", 1), nil, [][]byte{key})
+	tests := []struct {
+		name    string
+		self    Member
+		keys    [][]byte
+		wantLog string
+	}{
+		{"no common protocol", Member{Name: "future", Peer: "x:1", HTTP: "http://x", ProtoMin: ProtocolMax + 1, ProtoMax: ProtocolMax + 2, Started: 5}, [][]byte{key}, "speaks no common protocol version"},
+		{"wrong key", member("stranger", 6), [][]byte{bytes.Repeat([]byte{8}, 32)}, ""},
+		{"name in use", member("a", 7), [][]byte{key}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			startMember(t, tt.self, []string{addrA}, tt.keys)
+			time.Sleep(1500 * time.Millisecond)
+			got := a.Members()
+			if !slices.Equal(names(got), []string{"a"}) || got[0].Started != 1 {
+				t.Fatalf("members %+v: the node was let in", got)
+			}
+			if tt.wantLog != "" && !strings.Contains(logsA.String(), tt.wantLog) {
+				t.Fatalf("no %q in the log:\n%s", tt.wantLog, logsA)
+			}
+		})
+	}
+}
+
+func TestDecodeMember(t *testing.T) {
+	good, _ := member("a", 1).encode()
+	tests := []struct {
+		name string
+		meta []byte
+		ok   bool
+	}{
+		{"good", good, true},
+		{"empty", nil, false},
+		{"garbage", []byte{0xff, 0x00}, false},
+		{"other name", []byte(`{"name":"b","peer":"p","http":"h","proto_min":1,"proto_max":1}`), false},
+		{"no addresses", []byte(`{"name":"a","proto_min":1,"proto_max":1}`), false},
+		{"inverted range", []byte(`{"name":"a","peer":"p","http":"h","proto_min":2,"proto_max":1}`), false},
+	}
+	for _, tt := range tests {
+		if _, err := decodeMember("a", tt.meta); (err == nil) != tt.ok {
+			t.Errorf("%s: err %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
