@@ -122,7 +122,14 @@ func writeConfig(t *testing.T, dir, name, hcl string) string {
 // addr. The test's cleanup kills it if it is still running.
 func startNode(t *testing.T, cfg, addr string) *node {
 	t.Helper()
+	return startNodeEnv(t, cfg, addr, nil)
+}
+
+// startNodeEnv is startNode with extra environment variables (NAME=value).
+func startNodeEnv(t *testing.T, cfg, addr string, env []string) *node {
+	t.Helper()
 	cmd := exec.Command(wadiBin, "run", "-config", cfg, "-log-json", "-log-level", "debug")
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
