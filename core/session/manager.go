@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	// Codecs transform records on their way to the store, applied in order
 	// (compress, then encrypt) and reversed on the way back.
 	Codecs []NamedCodec
+	// Farm, if set, makes this manager a node of a farm: sessions not in
+	// memory are looked for on the other nodes before the store.
+	Farm Farm
 
 	Cookie CookieOptions
 	// Routing puts this node's route into the session token for the load
@@ -169,10 +173,14 @@ type Manager struct {
 	// sweepMu serialises sweeps and trims, so that two of them never fight
 	// over the same sessions' locks and each sees the other's result.
 	sweepMu sync.Mutex
-	closing atomic.Bool
-	wake    chan struct{}
-	stop    context.CancelFunc
-	done    chan struct{}
+	// fetching makes concurrent requests for a session held by another
+	// node share one fetch.
+	fetching singleflight.Group
+	draining atomic.Bool
+	closing  atomic.Bool
+	wake     chan struct{}
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // New starts a manager and its sweeper. Close stops it.
@@ -292,13 +300,8 @@ func (m *Manager) lookup(ctx context.Context, id string) (*Session, error) {
 	// A session can be evicted or renewed between finding and locking it;
 	// each retry sees the newer state, so a few attempts always settle.
 	for range 4 {
-		s := m.get(id)
-		if s == nil {
-			var err error
-			if s, err = m.load(ctx, id); err != nil || s == nil {
-				return nil, err
-			}
-		} else if err := m.lockForRequest(ctx, s); err != nil {
+		s, err := m.find(ctx, id)
+		if err != nil || s == nil {
 			return nil, err
 		}
 		if !s.live() || s.ID() != id {
@@ -315,6 +318,24 @@ func (m *Manager) lookup(ctx context.Context, id string) (*Session, error) {
 		return s, nil
 	}
 	return nil, fmt.Errorf("session: %s kept moving while being looked up", logID(id))
+}
+
+// find returns the session locked for a request, from memory, from another
+// node of the farm, or from the store, in that order; nil if none has it.
+func (m *Manager) find(ctx context.Context, id string) (*Session, error) {
+	if s := m.get(id); s != nil {
+		if err := m.lockForRequest(ctx, s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if m.opts.Farm != nil && !m.draining.Load() {
+		s, err := m.fetch(ctx, id)
+		if err != nil || s != nil {
+			return s, err
+		}
+	}
+	return m.load(ctx, id)
 }
 
 // load brings a session back from the store into memory, locked for a
@@ -369,6 +390,20 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 		}
 		return other, nil
 	}
+	if m.opts.Farm != nil {
+		// Another node may have loaded the same record a moment ago: the
+		// directory decides which copy is the session.
+		other, err := m.opts.Farm.Claim(ctx, id)
+		if err == nil && other != "" {
+			err = fmt.Errorf("%w: %s", ErrHeldElsewhere, other)
+		}
+		if err != nil {
+			s.state.Store(int32(stateEvicted))
+			m.remove(id, s)
+			s.lock.Release(m.requestWeight())
+			return nil, fmt.Errorf("session: loading %s from the store: %w", logID(id), err)
+		}
+	}
 	m.count.Add(1)
 	m.wakeIfFull()
 	// The memory copy is now the only one that changes: drop the stored one
@@ -387,7 +422,7 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 
 // create makes a new session, locked for a request.
 func (m *Manager) create(ctx context.Context) (*Session, error) {
-	if m.closing.Load() {
+	if m.closing.Load() || m.draining.Load() {
 		return nil, ErrClosed
 	}
 	for {
@@ -402,6 +437,13 @@ func (m *Manager) create(ctx context.Context) (*Session, error) {
 		}
 		m.count.Add(1)
 		m.wakeIfFull()
+		if m.opts.Farm != nil {
+			// A fresh id has no other holder; an error means the directory
+			// is not reachable now, and the farm keeps trying to register.
+			if _, err := m.opts.Farm.Claim(ctx, id); err != nil {
+				m.log.Warn("new session not yet registered in the directory", "session", logID(id), "error", err)
+			}
+		}
 		m.emit(Event{Type: Created, ID: id})
 		return s, nil
 	}
@@ -426,6 +468,9 @@ func (m *Manager) destroy(ctx context.Context, s *Session, why Reason) error {
 	m.remove(id, s)
 	m.count.Add(-1)
 	err := m.deleteStored(ctx, id, s.Expires())
+	if m.opts.Farm != nil {
+		m.opts.Farm.Released([]string{id})
+	}
 	m.emit(Event{Type: Destroyed, ID: id, Reason: why})
 	return err
 }
@@ -472,6 +517,12 @@ func (s *Session) RenewID(ctx context.Context) error {
 	s.version++
 	s.mu.Unlock()
 	m.remove(old, s)
+	if m.opts.Farm != nil {
+		if _, err := m.opts.Farm.Claim(ctx, newID); err != nil {
+			m.log.Warn("renewed session not yet registered in the directory", "session", logID(newID), "error", err)
+		}
+		m.opts.Farm.Released([]string{old})
+	}
 	return m.deleteStored(ctx, old, s.Expires())
 }
 
@@ -549,6 +600,13 @@ func (m *Manager) evict(ctx context.Context, ss []*Session, wait bool) (int, err
 		s.state.Store(int32(stateEvicted))
 		m.remove(recs[i].ID, s)
 		m.count.Add(-1)
+	}
+	if m.opts.Farm != nil {
+		ids := make([]string, len(recs))
+		for i := range recs {
+			ids[i] = recs[i].ID
+		}
+		m.opts.Farm.Released(ids)
 	}
 	return len(locked), lockErr
 }

@@ -31,6 +31,7 @@ const (
 	stateLive      state = iota
 	stateEvicted         // written to the store and dropped from memory
 	stateDestroyed       // invalidated or expired: gone everywhere
+	stateMoved           // handed over to another node of the farm
 )
 
 // exclusiveWeight is the weight of the exclusive side of a session's lock.

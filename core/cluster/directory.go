@@ -1,0 +1,173 @@
+package cluster
+
+import (
+	"sync"
+)
+
+// directory is this node's part of the farm's directory: for the partitions
+// it owns under the current table, which member holds each session.
+//
+// When the table changes, every member reports what it holds of each
+// owner's partitions (a report even when it holds nothing). Entries of
+// partitions that stay with this node are kept; partitions it gains start
+// empty, and lookups in them answer "incomplete" until every owner named in
+// the table has reported — so a directory rebuilt after its node died never
+// answers "no such session" for one that a survivor holds.
+type directory struct {
+	mu         sync.Mutex
+	self       string
+	partitions int
+	table      *Table
+	entries    map[string]string // id → holder, for owned partitions
+	gained     map[int]bool      // owned since this table, not yet complete
+	reported   map[string]bool   // members that reported for this table
+	expected   map[string]bool   // the table's owners
+}
+
+func newDirectory(self string, partitions int) *directory {
+	return &directory{
+		self: self, partitions: partitions,
+		entries:  make(map[string]string),
+		gained:   make(map[int]bool),
+		reported: make(map[string]bool),
+		expected: make(map[string]bool),
+	}
+}
+
+// adopt switches to a newer table: entries of partitions no longer owned
+// are dropped, partitions newly owned wait for every member's report.
+func (d *directory) adopt(t *Table) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.table
+	d.table = t
+	for id := range d.entries {
+		if t.Owner(Partition(id, d.partitions)) != d.self {
+			delete(d.entries, id)
+		}
+	}
+	d.gained = make(map[int]bool)
+	for p, o := range t.Owners {
+		if o == d.self && old.Owner(p) != d.self {
+			d.gained[p] = true
+		}
+	}
+	d.reported = make(map[string]bool)
+	d.expected = make(map[string]bool)
+	for _, o := range t.Owners {
+		d.expected[o] = true
+	}
+}
+
+// check reports whether v is the directory's table version; if not it
+// returns the directory's table for the caller.
+func (d *directory) check(v Version) (*Table, bool) {
+	if d.table == nil || d.table.Version != v {
+		return d.table, false
+	}
+	return nil, true
+}
+
+// complete reports whether lookups in p can be trusted. The caller holds mu.
+func (d *directory) complete(p int) bool {
+	if !d.gained[p] {
+		return true
+	}
+	for m := range d.expected {
+		if !d.reported[m] {
+			return false
+		}
+	}
+	// Every member has reported: nothing gained is incomplete any more.
+	d.gained = make(map[int]bool)
+	return true
+}
+
+type dirAnswer struct {
+	stale      *Table // set: the caller's table is not ours
+	holder     string
+	incomplete bool
+	notOwner   bool // the partition is not ours under the caller's table
+}
+
+func (d *directory) lookup(v Version, id string) dirAnswer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.check(v); !ok {
+		return dirAnswer{stale: t}
+	}
+	p := Partition(id, d.partitions)
+	if d.table.Owner(p) != d.self {
+		return dirAnswer{notOwner: true}
+	}
+	if h, ok := d.entries[id]; ok {
+		return dirAnswer{holder: h}
+	}
+	return dirAnswer{incomplete: !d.complete(p)}
+}
+
+// register records entries; alive says which members are alive, for claims
+// over an entry whose holder died.
+func (d *directory) register(v Version, mode registerMode, from string, entries map[string]string, alive func(string) bool) dirAnswer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.check(v); !ok {
+		return dirAnswer{stale: t}
+	}
+	var last string
+	for id, holder := range entries {
+		if d.table.Owner(Partition(id, d.partitions)) != d.self {
+			continue // a sender with our table sends only our partitions
+		}
+		cur, ok := d.entries[id]
+		switch mode {
+		case modeClaim:
+			if ok && cur != holder && alive(cur) {
+				last = cur
+				continue
+			}
+		case modeReport:
+			// A report never overrides a move recorded since the table
+			// changed.
+			if ok && cur != holder && alive(cur) {
+				continue
+			}
+		}
+		d.entries[id] = holder
+		last = holder
+	}
+	if mode == modeReport {
+		d.reported[from] = true
+	}
+	return dirAnswer{holder: last}
+}
+
+// remove drops the entries that still name holder.
+func (d *directory) remove(v Version, holder string, ids []string) dirAnswer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.check(v); !ok {
+		return dirAnswer{stale: t}
+	}
+	for _, id := range ids {
+		if d.entries[id] == holder {
+			delete(d.entries, id)
+		}
+	}
+	return dirAnswer{}
+}
+
+// size is the number of entries, for metrics and tests.
+func (d *directory) size() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.entries)
+}
+
+type registerMode int
+
+const (
+	modeClaim registerMode = iota + 1
+	modeMove
+	modeReport
+)

@@ -1,0 +1,286 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+)
+
+// ErrUndecided is wrapped by errors that mean the farm could not tell where
+// a session is: the caller must not conclude that it does not exist.
+var ErrUndecided = errors.New("cluster: cannot tell where the session is")
+
+// directoryWait bounds how long a lookup or claim retries while the
+// directory is being rebuilt or the table is changing.
+func (n *Node) directoryWait() time.Duration {
+	if n.cfg.Fast {
+		return 5 * time.Second
+	}
+	return 10 * time.Second
+}
+
+// ask runs a directory call against the owner of id's partition under the
+// current table, retrying while the answer is stale or incomplete, until
+// the directory wait is over.
+func (n *Node) ask(ctx context.Context, id string, call func(ctx context.Context, owner string, v Version) (*peerpb.DirReply, error)) (*peerpb.DirReply, error) {
+	deadline := time.Now().Add(n.directoryWait())
+	wait := 20 * time.Millisecond
+	var last error
+	for {
+		t := n.table.Load()
+		if t == nil {
+			last = errors.New("no partition table yet")
+		} else {
+			owner := t.Owner(Partition(id, n.cfg.Partitions))
+			reply, err := call(ctx, owner, t.Version)
+			switch {
+			case err != nil:
+				last = fmt.Errorf("directory on %s: %w", owner, err)
+			case reply.Stale != nil:
+				if st := fromPB(reply.Stale); st != nil {
+					n.adopt(st)
+				}
+				last = fmt.Errorf("directory on %s holds another table", owner)
+			case reply.Incomplete:
+				last = fmt.Errorf("directory on %s is being rebuilt", owner)
+			default:
+				return reply, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: %v", ErrUndecided, last)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w (last: %v)", ErrUndecided, ctx.Err(), last)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 500*time.Millisecond)
+	}
+}
+
+func (n *Node) lookup(ctx context.Context, id string) (string, error) {
+	reply, err := n.ask(ctx, id, func(ctx context.Context, owner string, v Version) (*peerpb.DirReply, error) {
+		req := &peerpb.LookupRequest{Version: versionPB(v), Id: id}
+		if owner == n.self {
+			return (&server{n: n}).Lookup(ctx, req)
+		}
+		c, err := n.clientOf(owner)
+		if err != nil {
+			return nil, err
+		}
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+		defer cancel()
+		return c.Lookup(cctx, req)
+	})
+	if err != nil {
+		return "", err
+	}
+	return reply.Holder, nil
+}
+
+func (n *Node) claim(ctx context.Context, id string, mode registerMode) (string, error) {
+	reply, err := n.ask(ctx, id, func(ctx context.Context, owner string, v Version) (*peerpb.DirReply, error) {
+		return n.register(ctx, owner, &peerpb.RegisterRequest{
+			Version: versionPB(v), Mode: modePB(mode), From: n.self,
+			Entries: []*peerpb.Entry{{Id: id, Holder: n.self}},
+		})
+	})
+	if err != nil {
+		return "", err
+	}
+	return reply.Holder, nil
+}
+
+// Claim implements session.Farm. A claim that cannot reach the directory
+// is retried in the background; the error says so.
+func (n *Node) Claim(ctx context.Context, id string) (string, error) {
+	holder, err := n.claim(ctx, id, modeClaim)
+	if err != nil {
+		n.handMu.Lock()
+		n.unclaimed[id] = true
+		n.handMu.Unlock()
+		return "", err
+	}
+	if holder != n.self {
+		return holder, nil
+	}
+	return "", nil
+}
+
+// Released implements session.Farm: the entries are removed in the
+// background, best effort.
+func (n *Node) Released(ids []string) {
+	n.handMu.Lock()
+	for _, id := range ids {
+		delete(n.unclaimed, id)
+	}
+	n.handMu.Unlock()
+	t := n.table.Load()
+	if t == nil || len(ids) == 0 {
+		return
+	}
+	by := make(map[string][]string)
+	for _, id := range ids {
+		o := t.Owner(Partition(id, n.cfg.Partitions))
+		by[o] = append(by[o], id)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CallTimeout)
+		defer cancel()
+		for owner, ids := range by {
+			req := &peerpb.RemoveRequest{Version: versionPB(t.Version), Ids: ids, Holder: n.self}
+			var err error
+			if owner == n.self {
+				_, err = (&server{n: n}).Remove(ctx, req)
+			} else if c, cerr := n.clientOf(owner); cerr != nil {
+				err = cerr
+			} else {
+				_, err = c.Remove(ctx, req)
+			}
+			if err != nil {
+				// A stale entry names this node, which answers that it
+				// does not hold the session: harmless.
+				n.log.Debug("directory entries not removed", "owner", owner, "count", len(ids), "error", err)
+			}
+		}
+	}()
+}
+
+// maxHops bounds how far a fetch follows a session that keeps moving.
+const maxHops = 3
+
+// Fetch implements session.Farm: it finds the session's holder in the
+// directory and has the session handed over to this node.
+func (n *Node) Fetch(ctx context.Context, id string) ([]byte, func(take bool) error, error) {
+	holder, err := n.lookup(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	for range maxHops {
+		if holder == "" || holder == n.self {
+			// Unknown to the directory, or recorded here but not in memory
+			// (written to the store since): the store decides.
+			return nil, nil, nil
+		}
+		if !n.alive(holder) {
+			// Its holder is gone; without backups, the store is the only
+			// other copy there can be.
+			n.log.Warn("session's holder is not a live member", "session", logID(id), "holder", holder)
+			return nil, nil, nil
+		}
+		c, err := n.clientOf(holder)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrUndecided, err)
+		}
+		// The holder waits for its own requests to leave the session.
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout+n.cfg.HandoverTimeout)
+		reply, err := c.Migrate(cctx, &peerpb.MigrateRequest{Id: id, To: n.self})
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %s did not hand %s over: %w", ErrUndecided, holder, logID(id), err)
+		}
+		if !reply.Found {
+			if reply.MovedTo == "" || reply.MovedTo == n.self {
+				return nil, nil, nil
+			}
+			holder = reply.MovedTo
+			continue
+		}
+		from := holder
+		return reply.Data, func(take bool) error { return n.settle(ctx, from, id, take) }, nil
+	}
+	return nil, nil, fmt.Errorf("%w: %s kept moving", ErrUndecided, logID(id))
+}
+
+// settle tells the holder whether this node took the session. With take,
+// it returns nil only once the holder has dropped its copy, then records
+// the move in the directory.
+func (n *Node) settle(ctx context.Context, from, id string, take bool) error {
+	req := &peerpb.ReleaseRequest{Id: id, To: n.self, Commit: take}
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			time.Sleep(n.backoff())
+		}
+		var c peerpb.PeerClient
+		if c, err = n.clientOf(from); err != nil {
+			break
+		}
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+		_, err = c.Release(cctx, req)
+		cancel()
+		if err == nil {
+			break
+		}
+	}
+	if !take {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: %s did not confirm handing %s over: %w", from, logID(id), err)
+	}
+	if _, cerr := n.claim(ctx, id, modeMove); cerr != nil {
+		// The old holder remembers where the session went; lookups that
+		// reach it are sent here until the claim is retried.
+		n.handMu.Lock()
+		n.unclaimed[id] = true
+		n.handMu.Unlock()
+		n.log.Warn("moved session not yet recorded in the directory", "session", logID(id), "error", cerr)
+	}
+	return nil
+}
+
+// Handoff gives encoded sessions of this node (a graceful leave) to other
+// members, in batches, each to the member the partition table would place
+// it on; it returns once target has imported them all. It is the handoff
+// function session.Manager.Drain takes.
+func (n *Node) Handoff(ctx context.Context, recs [][]byte) error {
+	targets := n.others()
+	if len(targets) == 0 {
+		return errors.New("cluster: no other member to hand sessions to")
+	}
+	// One target per batch keeps it one call; spread batches round robin.
+	target := targets[int(n.handoffs.Add(1))%len(targets)]
+	c, err := n.client(target.Peer)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout*2)
+	defer cancel()
+	reply, err := c.Handoff(cctx, &peerpb.HandoffRequest{Sessions: recs})
+	if err != nil {
+		return fmt.Errorf("cluster: handing %d sessions to %s: %w", len(recs), target.Name, err)
+	}
+	if int(reply.Accepted) != len(recs) {
+		return fmt.Errorf("cluster: %s took %d of %d sessions", target.Name, reply.Accepted, len(recs))
+	}
+	n.log.Debug("handed sessions over", "to", target.Name, "count", len(recs))
+	return nil
+}
+
+// others are the live members but this node.
+func (n *Node) others() []Member {
+	var out []Member
+	for _, m := range n.ms.Members() {
+		if m.Name != n.self {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Peers reports whether any other member is alive: a node alone writes its
+// sessions to the store when it leaves instead of handing them over.
+func (n *Node) Peers() bool { return len(n.others()) > 0 }
+
+// logID shortens an id for logs.
+func logID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}

@@ -1,0 +1,327 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wadi-go/wadi/core/cluster"
+	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/store"
+)
+
+var _ session.Farm = (*cluster.Node)(nil)
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		pc, err := net.ListenPacket("udp", addr)
+		ln.Close()
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free port")
+	return ""
+}
+
+// farmNode is one node of an in-process farm: a cluster node, a session
+// manager on the farm's shared store, and an HTTP server counting visits.
+type farmNode struct {
+	name   string
+	node   *cluster.Node
+	mgr    *session.Manager
+	http   *httptest.Server
+	gossip string
+	closed bool
+}
+
+type farm struct {
+	t      *testing.T
+	store  store.Store
+	nodes  map[string]*farmNode
+	seeds  []string
+	start  int64
+	mu     sync.Mutex
+	tweaks func(*session.Options)
+}
+
+func newFarm(t *testing.T) *farm {
+	return &farm{t: t, store: memstore.New(), nodes: map[string]*farmNode{}}
+}
+
+// add starts a node; it joins through the first node started.
+func (f *farm) add(name string) *farmNode {
+	t := f.t
+	t.Helper()
+	f.mu.Lock()
+	f.start++
+	started := f.start
+	seeds := slices.Clone(f.seeds)
+	f.mu.Unlock()
+	gossip := freeAddr(t)
+	fn := &farmNode{name: name, gossip: gossip}
+	// The HTTP server exists before the node, so the node can announce it.
+	fn.http = httptest.NewUnstartedServer(nil)
+	node, err := cluster.Start(cluster.Config{
+		Self:       cluster.Member{Name: name, Peer: freeAddr(t), HTTP: "http://" + fn.http.Listener.Addr().String(), Started: started},
+		Gossip:     gossip,
+		Join:       seeds,
+		Partitions: 31,
+		Fast:       true,
+		Logger:     hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Warn, Output: io.Discard}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := session.DefaultOptions()
+	opts.Store = f.store
+	opts.Farm = node
+	opts.LockTimeout = 5 * time.Second
+	if f.tweaks != nil {
+		f.tweaks(&opts)
+	}
+	mgr, err := session.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Attach(mgr)
+	fn.node, fn.mgr = node, mgr
+	fn.http.Config.Handler = mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := session.From(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		n, _ := s.GetInt("n")
+		if err := s.PutInt("n", n+1); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, n+1)
+	}))
+	fn.http.Start()
+	f.mu.Lock()
+	f.nodes[name] = fn
+	f.seeds = append(f.seeds, gossip)
+	f.mu.Unlock()
+	t.Cleanup(func() { f.kill(fn) })
+	return fn
+}
+
+// kill stops a node without handing anything over.
+func (f *farm) kill(fn *farmNode) {
+	if fn.closed {
+		return
+	}
+	fn.closed = true
+	fn.http.Close()
+	_ = fn.node.Close()
+	_ = fn.mgr.Close(context.Background())
+}
+
+// leave stops a node gracefully: it hands its sessions over, then leaves.
+func (f *farm) leave(fn *farmNode) {
+	f.t.Helper()
+	fn.closed = true
+	fn.http.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if fn.node.Peers() {
+		if _, err := fn.mgr.Drain(ctx, 64, fn.node.Handoff, nil); err != nil {
+			f.t.Errorf("drain %s: %v", fn.name, err)
+		}
+	}
+	if err := fn.node.Leave(time.Second); err != nil {
+		f.t.Logf("leave %s: %v", fn.name, err)
+	}
+	if err := fn.mgr.Close(ctx); err != nil {
+		f.t.Errorf("close %s: %v", fn.name, err)
+	}
+}
+
+// settled waits until every live node holds the same table, built over
+// the live nodes.
+func (f *farm) settled() {
+	f.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var live []*farmNode
+		for _, fn := range f.nodes {
+			if !fn.closed {
+				live = append(live, fn)
+			}
+		}
+		ok := true
+		var v cluster.Version
+		for i, fn := range live {
+			tb := fn.node.Table()
+			if tb == nil || len(fn.node.Members()) != len(live) {
+				ok = false
+				break
+			}
+			if i == 0 {
+				v = tb.Version
+			} else if tb.Version != v {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatal("the farm did not settle on one table")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type browser struct {
+	hc     *http.Client
+	cookie string
+}
+
+func (b *browser) incr(t *testing.T, fn *farmNode) int {
+	t.Helper()
+	n, err := b.try(fn)
+	if err != nil {
+		t.Fatalf("on %s: %v", fn.name, err)
+	}
+	return n
+}
+
+func (b *browser) try(fn *farmNode) (int, error) {
+	req, _ := http.NewRequest("POST", fn.http.URL, nil)
+	if b.cookie != "" {
+		req.Header.Set("Cookie", "WADISESSIONID="+b.cookie)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("%s: %s", resp.Status, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "WADISESSIONID" {
+			b.cookie = c.Value
+		}
+	}
+	return strconv.Atoi(string(body))
+}
+
+// Ping-pong: a session used on one node after another follows the
+// requests, and its counter never loses a step.
+func TestPingPong(t *testing.T) {
+	f := newFarm(t)
+	red, green, blue := f.add("red"), f.add("green"), f.add("blue")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	path := []*farmNode{red, green, red, blue, blue, green, red}
+	for i, fn := range path {
+		if got := b.incr(t, fn); got != i+1 {
+			t.Fatalf("request %d on %s: count %d, want %d", i+1, fn.name, got, i+1)
+		}
+		// Exactly one node holds it: the one just used.
+		for _, other := range []*farmNode{red, green, blue} {
+			if want := 0; other != fn && other.mgr.Len() != want {
+				t.Fatalf("after request %d on %s, %s still holds %d sessions", i+1, fn.name, other.name, other.mgr.Len())
+			}
+		}
+	}
+}
+
+// Concurrent requests for one session on a node that does not hold it:
+// all are served, in turn, on one copy.
+func TestConcurrentFetch(t *testing.T) {
+	f := newFarm(t)
+	f.tweaks = func(o *session.Options) { o.Exclusive = true }
+	red, green := f.add("red"), f.add("green")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	b.incr(t, red)
+	const n = 20
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &browser{hc: b.hc, cookie: b.cookie}
+			if _, err := c.try(green); err != nil {
+				t.Log(err)
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d concurrent requests failed", failed.Load(), n)
+	}
+	if got := b.incr(t, red); got != n+2 {
+		t.Fatalf("count %d after %d increments, want %d", got, n+2, n+2)
+	}
+	if red.mgr.Len() != 1 || green.mgr.Len() != 0 {
+		t.Fatalf("red holds %d, green %d", red.mgr.Len(), green.mgr.Len())
+	}
+}
+
+// A graceful leave hands every session over; a crash leaves the farm
+// answering (the store is the only other copy without replication).
+func TestLeaveHandsSessionsOver(t *testing.T) {
+	f := newFarm(t)
+	red, green, blue := f.add("red"), f.add("green"), f.add("blue")
+	f.settled()
+	var browsers []*browser
+	for range 30 {
+		b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+		b.incr(t, red)
+		browsers = append(browsers, b)
+	}
+	f.leave(red)
+	f.settled()
+	if got := green.mgr.Len() + blue.mgr.Len(); got != len(browsers) {
+		t.Fatalf("green and blue hold %d sessions, want %d", got, len(browsers))
+	}
+	for i, b := range browsers {
+		target := []*farmNode{green, blue}[i%2]
+		if got := b.incr(t, target); got != 2 {
+			t.Fatalf("browser %d on %s: count %d, want 2", i, target.name, got)
+		}
+	}
+	// The last two leave; the last writes to the store, and a new node
+	// finds every session there.
+	f.leave(green)
+	f.settled()
+	if blue.mgr.Len() != len(browsers) {
+		t.Fatalf("blue holds %d, want %d", blue.mgr.Len(), len(browsers))
+	}
+	f.leave(blue)
+	white := f.add("white")
+	f.settled()
+	for i, b := range browsers {
+		if got := b.incr(t, white); got != 3 {
+			t.Fatalf("browser %d after the farm restarted: count %d, want 3", i, got)
+		}
+	}
+}

@@ -1,0 +1,485 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+)
+
+// Sessions is what the node needs of the session manager; *session.Manager
+// implements it.
+type Sessions interface {
+	Export(ctx context.Context, id string) (data []byte, commit, abort func(), err error)
+	Import(ctx context.Context, data []byte) (string, error)
+	SessionIDs() []string
+}
+
+// Config configures a farm node.
+type Config struct {
+	// Self is what the node announces (name, addresses, zone, start time).
+	Self Member
+	// Gossip is the membership's bind address; Join the members to join
+	// through; Keys the gossip encryption keys (primary first), if any.
+	Gossip string
+	Join   []string
+	Keys   [][]byte
+	// Partitions is the number of directory partitions; every member of a
+	// farm must use the same. Default 271.
+	Partitions int
+	// ServerTLS and ClientTLS, when set, make the peer transport mutual
+	// TLS; both or neither.
+	ServerTLS, ClientTLS *tls.Config
+	// CallTimeout bounds every call to a peer. Default 5s.
+	CallTimeout time.Duration
+	// HandoverTimeout bounds how long a holder keeps a session it exported
+	// waiting for the receiver's word before serving it again. Default 10s.
+	HandoverTimeout time.Duration
+	Logger          hclog.Logger
+	// Fast shortens gossip's timers and the node's own, for farms on one
+	// machine (tests).
+	Fast bool
+}
+
+func (c *Config) defaults() {
+	if c.Partitions <= 0 {
+		c.Partitions = 271
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 5 * time.Second
+	}
+	if c.HandoverTimeout <= 0 {
+		c.HandoverTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = hclog.NewNullLogger()
+	}
+}
+
+// Node is this process's membership of a farm: it serves the peer protocol,
+// keeps its part of the directory, and implements session.Farm for the
+// session manager.
+type Node struct {
+	cfg  Config
+	log  hclog.Logger
+	ms   *Membership
+	dir  *directory
+	srv  *grpc.Server
+	lis  net.Listener
+	self string
+
+	sessions atomic.Pointer[sessionsBox]
+	table    atomic.Pointer[Table]
+	// maxSeen is the highest table number seen, so that a member that
+	// becomes coordinator issues above it.
+	maxSeen atomic.Uint64
+
+	connsMu sync.Mutex
+	conns   map[string]*grpc.ClientConn // by peer address
+
+	handMu    sync.Mutex
+	pending   map[string]*handover // exported, waiting for the receiver
+	moved     map[string]movedTo   // handed over a moment ago
+	unclaimed map[string]bool      // claims that failed, retried
+
+	handoffs atomic.Int64 // spreads a leave's batches over the members
+
+	reportNeeded chan struct{}
+	stop         context.CancelFunc
+	wg           sync.WaitGroup
+	left         atomic.Bool
+}
+
+type sessionsBox struct{ s Sessions }
+
+// handover is a session exported to a receiver that has not yet said
+// whether it took it.
+type handover struct {
+	to     string
+	data   []byte
+	commit func()
+	abort  func()
+	timer  *time.Timer
+}
+
+// movedTo remembers where a session went, and its record, so that a
+// receiver whose confirmation was lost can ask again.
+type movedTo struct {
+	to    string
+	data  []byte
+	until time.Time
+}
+
+// movedTTL is how long a node remembers a session it handed over.
+const movedTTL = time.Minute
+
+// Start starts the peer transport on cfg.Self.Peer and joins the farm.
+// Attach the session manager before serving requests.
+func Start(cfg Config) (*Node, error) {
+	cfg.defaults()
+	if (cfg.ServerTLS == nil) != (cfg.ClientTLS == nil) {
+		return nil, errors.New("cluster: peer TLS needs both the server and the client configuration")
+	}
+	n := &Node{
+		cfg:          cfg,
+		log:          cfg.Logger,
+		self:         cfg.Self.Name,
+		dir:          newDirectory(cfg.Self.Name, cfg.Partitions),
+		conns:        make(map[string]*grpc.ClientConn),
+		pending:      make(map[string]*handover),
+		moved:        make(map[string]movedTo),
+		unclaimed:    make(map[string]bool),
+		reportNeeded: make(chan struct{}, 1),
+	}
+	lis, err := net.Listen("tcp", cfg.Self.Peer)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: peer transport: %w", err)
+	}
+	n.lis = lis
+	var opts []grpc.ServerOption
+	if cfg.ServerTLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.ServerTLS)))
+	}
+	opts = append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))
+	n.srv = grpc.NewServer(opts...)
+	peerpb.RegisterPeerServer(n.srv, &server{n: n})
+	go func() {
+		if err := n.srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			n.log.Error("peer transport stopped", "error", err)
+		}
+	}()
+	ms, err := StartMembership(MembershipConfig{
+		Self: cfg.Self, Bind: cfg.Gossip, Join: cfg.Join, Keys: cfg.Keys,
+		Logger: cfg.Logger.Named("members"), Fast: cfg.Fast,
+	})
+	if err != nil {
+		n.srv.Stop()
+		return nil, err
+	}
+	n.ms = ms
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	n.wg.Add(3)
+	go n.coordinate(ctx)
+	go n.report(ctx)
+	go n.retryClaims(ctx)
+	return n, nil
+}
+
+// maxMessage bounds one peer message: a handoff batch of sessions.
+const maxMessage = 64 << 20
+
+// Attach gives the node the session manager it moves sessions of.
+func (n *Node) Attach(s Sessions) {
+	n.sessions.Store(&sessionsBox{s})
+	n.poke(n.reportNeeded)
+}
+
+func (n *Node) mgr() (Sessions, error) {
+	b := n.sessions.Load()
+	if b == nil {
+		return nil, errors.New("cluster: this node is still starting")
+	}
+	return b.s, nil
+}
+
+// Members is this node's view of the farm.
+func (n *Node) Members() []Member { return n.ms.Members() }
+
+// Table returns the partition table this node holds, nil before the first.
+func (n *Node) Table() *Table { return n.table.Load() }
+
+// DirectorySize is how many directory entries this node keeps.
+func (n *Node) DirectorySize() int { return n.dir.size() }
+
+func (n *Node) poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// adopt installs t if it is newer than the current table.
+func (n *Node) adopt(t *Table) bool {
+	if len(t.Owners) != n.cfg.Partitions {
+		n.log.Error("ignoring a partition table of another size", "version", t.Version, "partitions", len(t.Owners), "ours", n.cfg.Partitions)
+		return false
+	}
+	for {
+		cur := n.table.Load()
+		if cur != nil && !cur.Version.Less(t.Version) {
+			return false
+		}
+		if n.table.CompareAndSwap(cur, t) {
+			break
+		}
+	}
+	for {
+		m := n.maxSeen.Load()
+		if t.Version.N <= m || n.maxSeen.CompareAndSwap(m, t.Version.N) {
+			break
+		}
+	}
+	n.dir.adopt(t)
+	n.log.Debug("adopted partition table", "version", t.Version)
+	n.poke(n.reportNeeded)
+	return true
+}
+
+// coordinate issues and pushes tables while this node is the coordinator.
+func (n *Node) coordinate(ctx context.Context) {
+	defer n.wg.Done()
+	interval := 2 * time.Second
+	if n.cfg.Fast {
+		interval = 300 * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		changed := n.ms.Changed()
+		n.coordinateOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (n *Node) coordinateOnce(ctx context.Context) {
+	members := n.ms.Members()
+	co, ok := Coordinator(members)
+	if !ok || co.Name != n.self || n.left.Load() {
+		return
+	}
+	names := make([]string, len(members))
+	for i, m := range members {
+		names[i] = m.Name
+	}
+	owners := ComputeOwners(names, n.cfg.Partitions)
+	cur := n.table.Load()
+	if cur == nil || !slices.Equal(cur.Owners, owners) {
+		t := &Table{Version: Version{N: n.maxSeen.Load() + 1, By: n.self}, Owners: owners}
+		if n.adopt(t) {
+			n.log.Info("issued partition table", "version", t.Version, "members", len(members))
+		}
+		cur = n.table.Load()
+	}
+	// Pushed every round, not only on change: a member that missed a push,
+	// or joined since, catches up within one interval.
+	var wg sync.WaitGroup
+	for _, m := range members {
+		if m.Name == n.self {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+			defer cancel()
+			c, err := n.client(m.Peer)
+			if err == nil {
+				_, err = c.PushTable(cctx, &peerpb.PushTableRequest{Table: toPB(cur)})
+			}
+			if err != nil && ctx.Err() == nil {
+				n.log.Debug("pushing the partition table failed", "member", m.Name, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// report sends every owner what this node holds of its partitions, once
+// per table, retrying until each has taken it.
+func (n *Node) report(ctx context.Context) {
+	defer n.wg.Done()
+	var done Version // the table fully reported
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.reportNeeded:
+		case <-retry.C:
+		}
+		t := n.table.Load()
+		if t == nil || t.Version == done {
+			continue
+		}
+		mgr, err := n.mgr()
+		if err != nil {
+			continue // Attach pokes again
+		}
+		if err := n.reportTable(ctx, t, mgr.SessionIDs()); err != nil {
+			n.log.Debug("directory report incomplete; retrying", "version", t.Version, "error", err)
+			retry.Reset(n.backoff())
+			continue
+		}
+		done = t.Version
+	}
+}
+
+func (n *Node) backoff() time.Duration {
+	if n.cfg.Fast {
+		return 100 * time.Millisecond
+	}
+	return time.Second
+}
+
+func (n *Node) reportTable(ctx context.Context, t *Table, ids []string) error {
+	by := make(map[string][]*peerpb.Entry)
+	for _, o := range t.Owners {
+		by[o] = by[o][:0:0]
+	}
+	for _, id := range ids {
+		o := t.Owner(Partition(id, n.cfg.Partitions))
+		by[o] = append(by[o], &peerpb.Entry{Id: id, Holder: n.self})
+	}
+	var errs []error
+	for owner, entries := range by {
+		req := &peerpb.RegisterRequest{Version: versionPB(t.Version), Entries: entries, Mode: peerpb.Mode_MODE_REPORT, From: n.self}
+		reply, err := n.register(ctx, owner, req)
+		if err == nil && reply.Stale != nil {
+			err = fmt.Errorf("%s holds table %v", owner, fromPBVersion(reply.Stale.Version))
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// register sends a register request to owner, locally if it is this node.
+func (n *Node) register(ctx context.Context, owner string, req *peerpb.RegisterRequest) (*peerpb.DirReply, error) {
+	if owner == n.self {
+		return (&server{n: n}).Register(ctx, req)
+	}
+	c, err := n.clientOf(owner)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	defer cancel()
+	return c.Register(cctx, req)
+}
+
+// retryClaims registers sessions whose claims failed (the directory's node
+// was unreachable), until they succeed.
+func (n *Node) retryClaims(ctx context.Context) {
+	defer n.wg.Done()
+	tick := time.NewTicker(n.backoff())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n.handMu.Lock()
+		ids := make([]string, 0, len(n.unclaimed))
+		for id := range n.unclaimed {
+			ids = append(ids, id)
+		}
+		now := time.Now()
+		for id, mv := range n.moved {
+			if now.After(mv.until) {
+				delete(n.moved, id)
+			}
+		}
+		n.handMu.Unlock()
+		for _, id := range ids {
+			if _, err := n.claim(ctx, id, modeClaim); err == nil {
+				n.handMu.Lock()
+				delete(n.unclaimed, id)
+				n.handMu.Unlock()
+			}
+		}
+	}
+}
+
+// client returns a connection to the peer transport at addr.
+func (n *Node) client(addr string) (peerpb.PeerClient, error) {
+	n.connsMu.Lock()
+	defer n.connsMu.Unlock()
+	if cc, ok := n.conns[addr]; ok {
+		return peerpb.NewPeerClient(cc), nil
+	}
+	creds := insecure.NewCredentials()
+	if n.cfg.ClientTLS != nil {
+		creds = credentials.NewTLS(n.cfg.ClientTLS)
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connecting to %s: %w", addr, err)
+	}
+	n.conns[addr] = cc
+	return peerpb.NewPeerClient(cc), nil
+}
+
+// clientOf returns a connection to the alive member of the name.
+func (n *Node) clientOf(name string) (peerpb.PeerClient, error) {
+	m, ok := n.ms.Member(name)
+	if !ok {
+		return nil, fmt.Errorf("cluster: %s is not a live member", name)
+	}
+	return n.client(m.Peer)
+}
+
+func (n *Node) alive(name string) bool {
+	_, ok := n.ms.Member(name)
+	return ok
+}
+
+// Leave hands nothing over by itself (Drain does): it announces the
+// departure, stops the node's loops and closes the transport.
+func (n *Node) Leave(timeout time.Duration) error {
+	n.left.Store(true)
+	n.stop()
+	n.wg.Wait()
+	err := n.ms.Leave(timeout)
+	n.closeTransport()
+	return err
+}
+
+// Close stops the node without a leave message.
+func (n *Node) Close() error {
+	n.left.Store(true)
+	n.stop()
+	n.wg.Wait()
+	err := n.ms.Shutdown()
+	n.closeTransport()
+	return err
+}
+
+func (n *Node) closeTransport() {
+	// GracefulStop would wait for a peer's long call; a bounded wait then
+	// a hard stop.
+	stopped := make(chan struct{})
+	go func() { n.srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(n.cfg.CallTimeout):
+		n.srv.Stop()
+	}
+	n.connsMu.Lock()
+	for _, cc := range n.conns {
+		_ = cc.Close()
+	}
+	n.conns = map[string]*grpc.ClientConn{}
+	n.connsMu.Unlock()
+}

@@ -1,0 +1,270 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+)
+
+// server answers the peer protocol. Everything in a request comes from
+// another process: each handler checks what it uses and answers a bad
+// request with an error for that call alone.
+type server struct{ n *Node }
+
+var _ peerpb.PeerServer = (*server)(nil)
+
+func (s *server) PushTable(_ context.Context, req *peerpb.PushTableRequest) (*peerpb.PushTableReply, error) {
+	t := fromPB(req.GetTable())
+	if t == nil {
+		return nil, status.Error(codes.InvalidArgument, "no table")
+	}
+	s.n.adopt(t)
+	cur := s.n.table.Load()
+	return &peerpb.PushTableReply{Version: versionPB(cur.Version)}, nil
+}
+
+func (s *server) Register(_ context.Context, req *peerpb.RegisterRequest) (*peerpb.DirReply, error) {
+	mode, ok := modeFromPB(req.GetMode())
+	if !ok || req.GetVersion() == nil {
+		return nil, status.Error(codes.InvalidArgument, "register: no mode or version")
+	}
+	entries := make(map[string]string, len(req.GetEntries()))
+	for _, e := range req.GetEntries() {
+		if !validID(e.GetId()) || e.GetHolder() == "" {
+			return nil, status.Errorf(codes.InvalidArgument, "register: bad entry %q", logID(e.GetId()))
+		}
+		entries[e.GetId()] = e.GetHolder()
+	}
+	a := s.n.dir.register(fromPBVersion(req.GetVersion()), mode, req.GetFrom(), entries, s.n.alive)
+	return dirReply(a), nil
+}
+
+func (s *server) Remove(_ context.Context, req *peerpb.RemoveRequest) (*peerpb.DirReply, error) {
+	if req.GetVersion() == nil || req.GetHolder() == "" {
+		return nil, status.Error(codes.InvalidArgument, "remove: no version or holder")
+	}
+	a := s.n.dir.remove(fromPBVersion(req.GetVersion()), req.GetHolder(), req.GetIds())
+	return dirReply(a), nil
+}
+
+func (s *server) Lookup(_ context.Context, req *peerpb.LookupRequest) (*peerpb.DirReply, error) {
+	if req.GetVersion() == nil || !validID(req.GetId()) {
+		return nil, status.Error(codes.InvalidArgument, "lookup: no version or a bad id")
+	}
+	a := s.n.dir.lookup(fromPBVersion(req.GetVersion()), req.GetId())
+	if a.notOwner {
+		// Same version, other owner: the caller computed the partition
+		// with another partition count.
+		return nil, status.Error(codes.FailedPrecondition, "lookup: not this node's partition; check that every node has the same partitions setting")
+	}
+	return dirReply(a), nil
+}
+
+func dirReply(a dirAnswer) *peerpb.DirReply {
+	r := &peerpb.DirReply{Holder: a.holder, Incomplete: a.incomplete}
+	if a.stale != nil {
+		r.Stale = toPB(a.stale)
+		if r.Stale == nil {
+			// The receiver has no table yet: the caller retries.
+			r.Incomplete = true
+		}
+	}
+	return r
+}
+
+// Migrate hands a session over to the requester: it waits for the
+// session's requests to leave (bounded), keeps it exclusively until the
+// receiver settles, and returns its record.
+func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peerpb.MigrateReply, error) {
+	n := s.n
+	id, to := req.GetId(), req.GetTo()
+	if !validID(id) || to == "" || to == n.self {
+		return nil, status.Error(codes.InvalidArgument, "migrate: bad id or receiver")
+	}
+	mgr, err := n.mgr()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	n.handMu.Lock()
+	if h, ok := n.pending[id]; ok {
+		n.handMu.Unlock()
+		if h.to == to {
+			return &peerpb.MigrateReply{Found: true, Data: h.data}, nil
+		}
+		return nil, status.Errorf(codes.Aborted, "migrate: %s is being handed to %s", logID(id), h.to)
+	}
+	n.handMu.Unlock()
+
+	data, commit, abort, err := mgr.Export(ctx, id)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "migrate: %v", err)
+	}
+	if data == nil {
+		// Not here. If it left a moment ago, say where; the session may
+		// have come back and gone again since, so this is asked only
+		// after the manager.
+		n.handMu.Lock()
+		mv, ok := n.moved[id]
+		n.handMu.Unlock()
+		switch {
+		case !ok || time.Now().After(mv.until):
+			return &peerpb.MigrateReply{}, nil
+		case mv.to == to:
+			// The receiver's confirmation was answered but lost: give it
+			// the record again; this node dropped its copy already.
+			return &peerpb.MigrateReply{Found: true, Data: mv.data}, nil
+		}
+		return &peerpb.MigrateReply{MovedTo: mv.to}, nil
+	}
+	h := &handover{to: to, data: data, commit: commit, abort: abort}
+	n.handMu.Lock()
+	if _, ok := n.pending[id]; ok {
+		// Impossible: Export holds the session exclusively.
+		n.handMu.Unlock()
+		abort()
+		return nil, status.Errorf(codes.Aborted, "migrate: %s handed over twice", logID(id))
+	}
+	n.pending[id] = h
+	h.timer = time.AfterFunc(n.cfg.HandoverTimeout, func() { s.settle(id, to, false, "the receiver did not settle in time") })
+	n.handMu.Unlock()
+	return &peerpb.MigrateReply{Found: true, Data: data}, nil
+}
+
+// settle ends a pending handover: commit drops the session here and
+// remembers where it went; abort serves it here again.
+func (s *server) settle(id, to string, commit bool, why string) bool {
+	n := s.n
+	n.handMu.Lock()
+	h, ok := n.pending[id]
+	if !ok || h.to != to {
+		mv, moved := n.moved[id]
+		n.handMu.Unlock()
+		// Settling again what was settled the same way is an answer, not
+		// an error: the first reply may have been lost.
+		return commit && moved && mv.to == to
+	}
+	delete(n.pending, id)
+	h.timer.Stop()
+	if commit {
+		n.moved[id] = movedTo{to: to, data: h.data, until: time.Now().Add(movedTTL)}
+	}
+	n.handMu.Unlock()
+	if commit {
+		h.commit()
+		n.log.Debug("session handed over", "session", logID(id), "to", to)
+	} else {
+		h.abort()
+		n.log.Info("handover abandoned; serving the session here again", "session", logID(id), "to", to, "reason", why)
+	}
+	return true
+}
+
+func (s *server) Release(_ context.Context, req *peerpb.ReleaseRequest) (*peerpb.ReleaseReply, error) {
+	if !validID(req.GetId()) || req.GetTo() == "" {
+		return nil, status.Error(codes.InvalidArgument, "release: bad id or receiver")
+	}
+	if !s.settle(req.GetId(), req.GetTo(), req.GetCommit(), "the receiver declined it") && req.GetCommit() {
+		return nil, status.Errorf(codes.FailedPrecondition, "release: no handover of %s to %s is pending", logID(req.GetId()), req.GetTo())
+	}
+	return &peerpb.ReleaseReply{}, nil
+}
+
+// Handoff takes the sessions of a leaving member: all of them or none.
+func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peerpb.HandoffReply, error) {
+	n := s.n
+	mgr, err := n.mgr()
+	if err != nil {
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	if n.left.Load() {
+		return nil, status.Error(codes.Unavailable, "handoff: this node is leaving too")
+	}
+	var ids []string
+	for i, rec := range req.GetSessions() {
+		id, err := mgr.Import(ctx, rec)
+		if err != nil {
+			// Those imported stay: they are live here now, and the sender
+			// keeps the rest.
+			n.log.Error("handoff: a session could not be taken", "index", i, "error", err)
+			break
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if _, err := n.claim(ctx, id, modeMove); err != nil {
+			n.handMu.Lock()
+			n.unclaimed[id] = true
+			n.handMu.Unlock()
+		}
+	}
+	if len(ids) != len(req.GetSessions()) {
+		return &peerpb.HandoffReply{Accepted: int32(len(ids))}, status.Errorf(codes.DataLoss, "handoff: took %d of %d sessions", len(ids), len(req.GetSessions()))
+	}
+	return &peerpb.HandoffReply{Accepted: int32(len(ids))}, nil
+}
+
+// validID accepts what can be a session id: the directory stores nothing
+// else, whatever a peer sends.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func toPB(t *Table) *peerpb.Table {
+	if t == nil {
+		return nil
+	}
+	return &peerpb.Table{Version: versionPB(t.Version), Owners: t.Owners}
+}
+
+func fromPB(t *peerpb.Table) *Table {
+	if t == nil || t.GetVersion() == nil || len(t.GetOwners()) == 0 {
+		return nil
+	}
+	for _, o := range t.GetOwners() {
+		if o == "" {
+			return nil
+		}
+	}
+	return &Table{Version: fromPBVersion(t.GetVersion()), Owners: t.GetOwners()}
+}
+
+func versionPB(v Version) *peerpb.Version { return &peerpb.Version{N: v.N, By: v.By} }
+
+func fromPBVersion(v *peerpb.Version) Version { return Version{N: v.GetN(), By: v.GetBy()} }
+
+func modePB(m registerMode) peerpb.Mode {
+	switch m {
+	case modeClaim:
+		return peerpb.Mode_MODE_CLAIM
+	case modeMove:
+		return peerpb.Mode_MODE_MOVE
+	case modeReport:
+		return peerpb.Mode_MODE_REPORT
+	}
+	return peerpb.Mode_MODE_UNSPECIFIED
+}
+
+func modeFromPB(m peerpb.Mode) (registerMode, bool) {
+	switch m {
+	case peerpb.Mode_MODE_CLAIM:
+		return modeClaim, true
+	case peerpb.Mode_MODE_MOVE:
+		return modeMove, true
+	case peerpb.Mode_MODE_REPORT:
+		return modeReport, true
+	}
+	return 0, false
+}

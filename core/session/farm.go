@@ -1,0 +1,225 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Farm is what a manager on a node of a farm consults about sessions that
+// are not in its memory, and tells about the sessions it holds. core/cluster
+// implements it; a manager without one is a single node.
+//
+// Nothing here is called on a local hit: only when a session is created, is
+// looked for and not found here, or leaves this node.
+type Farm interface {
+	// Fetch is called for a session id that is not in memory here, before
+	// the store. If another node holds the session, Fetch has it handed
+	// over (Export there) and returns its record as Export encodes it, with
+	// settle: settle(true) asks the holder to drop its copy and returns nil
+	// only once it has, and only then may this node serve the session;
+	// settle(false) gives it back. Fetch returns nil data if no node of the
+	// farm holds the session, and an error — never nil data — when it
+	// cannot tell: a holder that does not answer may still have the
+	// session, and a fresh one in its place would lose it.
+	Fetch(ctx context.Context, id string) (data []byte, settle func(take bool) error, err error)
+	// Claim records that this node now holds the session (created here,
+	// loaded from the store, or moved here). It reports another holder if
+	// the directory already names one: then this node must not serve it.
+	Claim(ctx context.Context, id string) (other string, err error)
+	// Released records that this node no longer holds the sessions (they
+	// were destroyed or written to the store). Best effort: a stale entry
+	// names this node, which answers that it does not hold the session.
+	Released(ids []string)
+}
+
+// ErrHeldElsewhere is returned when the directory names another holder for
+// a session this node was about to serve from the store.
+var ErrHeldElsewhere = errors.New("session: held by another node")
+
+// Export hands the session with the id over to another node: it waits
+// (bounded by ctx and LockTimeout) for the requests inside it to leave,
+// holds it exclusively so that no request enters, and returns its record
+// encoded with the configured codecs. commit drops the session from this
+// node once the receiver has it; abort resumes serving it here. Exactly one
+// of them must be called. Export returns nil data if the session is not in
+// memory here.
+func (m *Manager) Export(ctx context.Context, id string) (data []byte, commit, abort func(), err error) {
+	s := m.get(id)
+	if s == nil {
+		return nil, nil, nil, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, m.opts.LockTimeout)
+	defer cancel()
+	if err := s.lock.Acquire(lctx, exclusiveWeight); err != nil {
+		return nil, nil, nil, fmt.Errorf("session: waiting for %s to be free to move: %w", logID(id), err)
+	}
+	if !s.live() || s.ID() != id {
+		s.lock.Release(exclusiveWeight)
+		return nil, nil, nil, nil
+	}
+	enc, err := m.encodeStored(ctx, [][]byte{encodeRecord(s.snapshot())})
+	if err != nil {
+		s.lock.Release(exclusiveWeight)
+		return nil, nil, nil, fmt.Errorf("session: encoding %s to move it: %w", logID(id), err)
+	}
+	done := false
+	commit = func() {
+		if done {
+			return
+		}
+		done = true
+		// Requests that waited wake to a session that is gone and look for
+		// it again, through the farm, on its new node.
+		s.state.Store(int32(stateMoved))
+		m.remove(id, s)
+		m.count.Add(-1)
+		s.lock.Release(exclusiveWeight)
+	}
+	abort = func() {
+		if done {
+			return
+		}
+		done = true
+		s.lock.Release(exclusiveWeight)
+	}
+	return enc[0], commit, abort, nil
+}
+
+// Import installs a session handed over by another node (Export there, or
+// a node that is leaving). A session already in memory here is an error.
+func (m *Manager) Import(ctx context.Context, data []byte) (id string, err error) {
+	s, err := m.decodeMoved(ctx, data)
+	if err != nil {
+		return "", err
+	}
+	if other := m.insert(s.id, s); other != nil {
+		return "", fmt.Errorf("session: %s handed over, but already here", logID(s.id))
+	}
+	m.count.Add(1)
+	m.wakeIfFull()
+	return s.id, nil
+}
+
+// decodeMoved reads a record that travelled between nodes.
+func (m *Manager) decodeMoved(ctx context.Context, data []byte) (*Session, error) {
+	raw, err := m.decodeStored(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading a moved session: %w", err)
+	}
+	r, err := decodeRecord(raw)
+	if err != nil {
+		return nil, fmt.Errorf("session: reading a moved session: %w", err)
+	}
+	if !m.now().Before(r.expires()) {
+		return nil, fmt.Errorf("session: moved session %s has expired", logID(r.id))
+	}
+	return sessionFromRecord(m, r), nil
+}
+
+// fetch asks the farm for a session that is not here and installs it locked
+// for the request. Concurrent requests for one id share one fetch.
+func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
+	v, err, _ := m.fetching.Do(id, func() (any, error) {
+		if s := m.get(id); s != nil {
+			return s, nil // another request's fetch installed it
+		}
+		data, settle, err := m.opts.Farm.Fetch(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if data == nil {
+			return nil, nil
+		}
+		s, err := m.decodeMoved(ctx, data)
+		if err != nil {
+			_ = settle(false)
+			return nil, err
+		}
+		if s.id != id {
+			_ = settle(false)
+			return nil, fmt.Errorf("session: asked for %s, handed %s", logID(id), logID(s.id))
+		}
+		// Until the holder confirms it dropped its copy, this one must not
+		// serve: two copies would diverge.
+		if err := settle(true); err != nil {
+			return nil, err
+		}
+		if other := m.insert(id, s); other != nil {
+			m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
+			return other, nil
+		}
+		m.count.Add(1)
+		m.wakeIfFull()
+		return s, nil
+	})
+	if err != nil || v == nil {
+		return nil, err
+	}
+	s := v.(*Session)
+	if err := m.lockForRequest(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SessionIDs returns the ids of the sessions in memory, for the farm to
+// report them to the directory after the partition table changes.
+func (m *Manager) SessionIDs() []string {
+	ss := m.sessions()
+	ids := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if s.live() {
+			ids = append(ids, s.ID())
+		}
+	}
+	return ids
+}
+
+// Drain hands every session in memory to another node with handoff, which
+// must take the encoded records or fail; sessions it could not hand over
+// stay here (Close then writes them to the store). It returns how many
+// left. New sessions are refused from the moment Drain is called.
+func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context.Context, recs [][]byte) error, progress func(done, total int)) (int, error) {
+	m.draining.Store(true)
+	all := m.sessions()
+	moved := 0
+	var errs []error
+	for start := 0; start < len(all); start += batch {
+		chunk := all[start:min(start+batch, len(all))]
+		var recs [][]byte
+		var commits, aborts []func()
+		for _, s := range chunk {
+			data, commit, abort, err := m.Export(ctx, s.ID())
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if data == nil {
+				continue
+			}
+			recs = append(recs, data)
+			commits, aborts = append(commits, commit), append(aborts, abort)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		fns := commits
+		if err := handoff(ctx, recs); err != nil {
+			errs = append(errs, err)
+			fns = aborts
+		} else {
+			moved += len(recs)
+		}
+		for _, f := range fns {
+			f()
+		}
+		if progress != nil {
+			progress(moved, len(all))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return moved, errors.Join(errs...)
+}
