@@ -10,24 +10,24 @@ import (
 // When the table changes, every member reports what it holds of each
 // owner's partitions (a report even when it holds nothing). Entries of
 // partitions that stay with this node are kept; partitions it gains start
-// empty, and lookups in them answer "incomplete" until every owner named in
-// the table has reported — so a directory rebuilt after its node died never
+// empty, and lookups in them answer "incomplete" until every member named
+// in the table has reported — so a directory rebuilt after its node died never
 // answers "no such session" for one that a survivor holds.
 type directory struct {
 	mu         sync.Mutex
 	self       string
 	partitions int
 	table      *Table
-	entries    map[string]string // id → holder, for owned partitions
-	gained     map[int]bool      // owned since this table, not yet complete
-	reported   map[string]bool   // members that reported for this table
-	expected   map[string]bool   // the table's owners
+	entries    map[string]entry // by session id, for owned partitions
+	gained     map[int]bool     // owned since this table, not yet complete
+	reported   map[string]bool  // members that reported for this table
+	expected   map[string]bool  // the table's members
 }
 
 func newDirectory(self string, partitions int) *directory {
 	return &directory{
 		self: self, partitions: partitions,
-		entries:  make(map[string]string),
+		entries:  make(map[string]entry),
 		gained:   make(map[int]bool),
 		reported: make(map[string]bool),
 		expected: make(map[string]bool),
@@ -46,16 +46,35 @@ func (d *directory) adopt(t *Table) {
 			delete(d.entries, id)
 		}
 	}
+	// A partition kept from a table whose reports never all arrived is as
+	// incomplete as one just gained.
+	pending := d.gained
+	if d.allReported() {
+		pending = nil
+	}
+	// A member new to the table may hold sessions this directory never
+	// heard of (two farms that merge): then every partition waits for the
+	// reports.
+	newcomer := false
+	if old != nil {
+		had := make(map[string]bool, len(old.Members))
+		for _, m := range old.Members {
+			had[m] = true
+		}
+		for _, m := range t.Members {
+			newcomer = newcomer || !had[m]
+		}
+	}
 	d.gained = make(map[int]bool)
 	for p, o := range t.Owners {
-		if o == d.self && old.Owner(p) != d.self {
+		if o == d.self && (newcomer || old.Owner(p) != d.self || pending[p]) {
 			d.gained[p] = true
 		}
 	}
 	d.reported = make(map[string]bool)
 	d.expected = make(map[string]bool)
-	for _, o := range t.Owners {
-		d.expected[o] = true
+	for _, m := range t.Members {
+		d.expected[m] = true
 	}
 }
 
@@ -73,14 +92,32 @@ func (d *directory) complete(p int) bool {
 	if !d.gained[p] {
 		return true
 	}
+	if !d.allReported() {
+		return false
+	}
+	// Every member has reported: nothing gained is incomplete any more.
+	d.gained = make(map[int]bool)
+	return true
+}
+
+// allReported reports whether every member of the table has reported. The
+// caller holds mu.
+func (d *directory) allReported() bool {
 	for m := range d.expected {
 		if !d.reported[m] {
 			return false
 		}
 	}
-	// Every member has reported: nothing gained is incomplete any more.
-	d.gained = make(map[int]bool)
 	return true
+}
+
+// entry is where a session lives, and how the directory learnt it: a
+// report is what a member held when the table changed, and gives way to a
+// later report or to a claim or a move; a claim or a move is what happened
+// since, and a report never overrides it while its holder lives.
+type entry struct {
+	holder   string
+	reported bool
 }
 
 type dirAnswer struct {
@@ -94,14 +131,16 @@ func (d *directory) lookup(v Version, id string) dirAnswer {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t, ok := d.check(v); !ok {
-		return dirAnswer{stale: t}
+		// With no table yet, there is nothing to send back: the caller
+		// waits as for a directory being rebuilt.
+		return dirAnswer{stale: t, incomplete: t == nil}
 	}
 	p := Partition(id, d.partitions)
 	if d.table.Owner(p) != d.self {
 		return dirAnswer{notOwner: true}
 	}
-	if h, ok := d.entries[id]; ok {
-		return dirAnswer{holder: h}
+	if e, ok := d.entries[id]; ok {
+		return dirAnswer{holder: e.holder}
 	}
 	return dirAnswer{incomplete: !d.complete(p)}
 }
@@ -112,7 +151,9 @@ func (d *directory) register(v Version, mode registerMode, from string, entries 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t, ok := d.check(v); !ok {
-		return dirAnswer{stale: t}
+		// With no table yet, there is nothing to send back: the caller
+		// waits as for a directory being rebuilt.
+		return dirAnswer{stale: t, incomplete: t == nil}
 	}
 	var last string
 	for id, holder := range entries {
@@ -120,20 +161,15 @@ func (d *directory) register(v Version, mode registerMode, from string, entries 
 			continue // a sender with our table sends only our partitions
 		}
 		cur, ok := d.entries[id]
-		switch mode {
-		case modeClaim:
-			if ok && cur != holder && alive(cur) {
-				last = cur
-				continue
-			}
-		case modeReport:
-			// A report never overrides a move recorded since the table
-			// changed.
-			if ok && cur != holder && alive(cur) {
-				continue
-			}
+		taken := ok && cur.holder != holder && alive(cur.holder)
+		switch {
+		case mode == modeClaim && taken:
+			last = cur.holder
+			continue
+		case mode == modeReport && taken && !cur.reported:
+			continue
 		}
-		d.entries[id] = holder
+		d.entries[id] = entry{holder: holder, reported: mode == modeReport}
 		last = holder
 	}
 	if mode == modeReport {
@@ -147,10 +183,12 @@ func (d *directory) remove(v Version, holder string, ids []string) dirAnswer {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t, ok := d.check(v); !ok {
-		return dirAnswer{stale: t}
+		// With no table yet, there is nothing to send back: the caller
+		// waits as for a directory being rebuilt.
+		return dirAnswer{stale: t, incomplete: t == nil}
 	}
 	for _, id := range ids {
-		if d.entries[id] == holder {
+		if d.entries[id].holder == holder {
 			delete(d.entries, id)
 		}
 	}

@@ -83,16 +83,27 @@ func (n *Node) lookup(ctx context.Context, id string) (string, error) {
 }
 
 func (n *Node) claim(ctx context.Context, id string, mode registerMode) (string, error) {
-	reply, err := n.ask(ctx, id, func(ctx context.Context, owner string, v Version) (*peerpb.DirReply, error) {
-		return n.register(ctx, owner, &peerpb.RegisterRequest{
-			Version: versionPB(v), Mode: modePB(mode), From: n.self,
-			Entries: []*peerpb.Entry{{Id: id, Holder: n.self}},
+	// A claim accepted under a table that has been replaced since may have
+	// reached the old owner after this node's report to the new one was
+	// taken: it is made again under the new table, until the table holds
+	// still across it.
+	for range 10 {
+		var used Version
+		reply, err := n.ask(ctx, id, func(ctx context.Context, owner string, v Version) (*peerpb.DirReply, error) {
+			used = v
+			return n.register(ctx, owner, &peerpb.RegisterRequest{
+				Version: versionPB(v), Mode: modePB(mode), From: n.self,
+				Entries: []*peerpb.Entry{{Id: id, Holder: n.self}},
+			})
 		})
-	})
-	if err != nil {
-		return "", err
+		if err != nil {
+			return "", err
+		}
+		if t := n.table.Load(); t == nil || t.Version == used || reply.Holder != n.self {
+			return reply.Holder, nil
+		}
 	}
-	return reply.Holder, nil
+	return "", fmt.Errorf("%w: the partition table kept changing", ErrUndecided)
 }
 
 // Claim implements session.Farm. A claim that cannot reach the directory
@@ -164,6 +175,7 @@ func (n *Node) Fetch(ctx context.Context, id string) ([]byte, func(take bool) er
 		if holder == "" || holder == n.self {
 			// Unknown to the directory, or recorded here but not in memory
 			// (written to the store since): the store decides.
+			n.log.Debug("fetch: no other holder", "session", logID(id), "holder", holder)
 			return nil, nil, nil
 		}
 		if !n.alive(holder) {
@@ -185,6 +197,7 @@ func (n *Node) Fetch(ctx context.Context, id string) ([]byte, func(take bool) er
 		}
 		if !reply.Found {
 			if reply.MovedTo == "" || reply.MovedTo == n.self {
+				n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
 				return nil, nil, nil
 			}
 			holder = reply.MovedTo
@@ -238,7 +251,7 @@ func (n *Node) settle(ctx context.Context, from, id string, take bool) error {
 // members, in batches, each to the member the partition table would place
 // it on; it returns once target has imported them all. It is the handoff
 // function session.Manager.Drain takes.
-func (n *Node) Handoff(ctx context.Context, recs [][]byte) error {
+func (n *Node) Handoff(ctx context.Context, ids []string, recs [][]byte) error {
 	targets := n.others()
 	if len(targets) == 0 {
 		return errors.New("cluster: no other member to hand sessions to")
@@ -258,6 +271,13 @@ func (n *Node) Handoff(ctx context.Context, recs [][]byte) error {
 	if int(reply.Accepted) != len(recs) {
 		return fmt.Errorf("cluster: %s took %d of %d sessions", target.Name, reply.Accepted, len(recs))
 	}
+	// Until this node has left, a lookup that still names it is sent on.
+	until := time.Now().Add(movedTTL)
+	n.handMu.Lock()
+	for _, id := range ids {
+		n.moved[id] = movedTo{to: target.Name, until: until}
+	}
+	n.handMu.Unlock()
 	n.log.Debug("handed sessions over", "to", target.Name, "count", len(recs))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -23,6 +24,16 @@ import (
 )
 
 var _ session.Farm = (*cluster.Node)(nil)
+
+var testLog = func() io.Writer {
+	if p := os.Getenv("WADI_TEST_LOG"); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			return f
+		}
+	}
+	return io.Discard
+}()
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -51,7 +62,10 @@ type farmNode struct {
 	mgr    *session.Manager
 	http   *httptest.Server
 	gossip string
-	closed bool
+	closed atomic.Bool
+	// away takes the node out of the browsers' rotation, as a load
+	// balancer does before a node is stopped.
+	away atomic.Bool
 }
 
 type farm struct {
@@ -62,6 +76,11 @@ type farm struct {
 	start  int64
 	mu     sync.Mutex
 	tweaks func(*session.Options)
+
+	// tables records every table any node adopted, by version, and
+	// conflicts every version adopted with two contents.
+	tables    sync.Map // cluster.Version → []string
+	conflicts atomic.Int64
 }
 
 func newFarm(t *testing.T) *farm {
@@ -87,7 +106,12 @@ func (f *farm) add(name string) *farmNode {
 		Join:       seeds,
 		Partitions: 31,
 		Fast:       true,
-		Logger:     hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Warn, Output: io.Discard}),
+		OnTable: func(tb *cluster.Table) {
+			if prev, loaded := f.tables.LoadOrStore(tb.Version, slices.Clone(tb.Owners)); loaded && !slices.Equal(prev.([]string), tb.Owners) {
+				f.conflicts.Add(1)
+			}
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Debug, Output: testLog}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,10 +153,9 @@ func (f *farm) add(name string) *farmNode {
 
 // kill stops a node without handing anything over.
 func (f *farm) kill(fn *farmNode) {
-	if fn.closed {
+	if fn.closed.Swap(true) {
 		return
 	}
-	fn.closed = true
 	fn.http.Close()
 	_ = fn.node.Close()
 	_ = fn.mgr.Close(context.Background())
@@ -141,7 +164,7 @@ func (f *farm) kill(fn *farmNode) {
 // leave stops a node gracefully: it hands its sessions over, then leaves.
 func (f *farm) leave(fn *farmNode) {
 	f.t.Helper()
-	fn.closed = true
+	fn.closed.Store(true)
 	fn.http.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -166,7 +189,7 @@ func (f *farm) settled() {
 	for {
 		var live []*farmNode
 		for _, fn := range f.nodes {
-			if !fn.closed {
+			if !fn.closed.Load() {
 				live = append(live, fn)
 			}
 		}
@@ -322,6 +345,132 @@ func TestLeaveHandsSessionsOver(t *testing.T) {
 	for i, b := range browsers {
 		if got := b.incr(t, white); got != 3 {
 			t.Fatalf("browser %d after the farm restarted: count %d, want 3", i, got)
+		}
+	}
+}
+
+// Churn: members join and leave every few hundred milliseconds while
+// browsers count on random members. Every table version has one content on
+// every node that adopted it (one owner per partition per version), no
+// acknowledged increment is lost, and at the end every session is found
+// from every member.
+func TestChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("churns a farm for several seconds")
+	}
+	f := newFarm(t)
+	f.tweaks = func(o *session.Options) { o.Exclusive = true }
+	var order []*farmNode
+	for _, name := range []string{"n0", "n1", "n2"} {
+		order = append(order, f.add(name))
+	}
+	f.settled()
+
+	const browsers = 12
+	type state struct {
+		b          *browser
+		acked      int
+		ambiguous  int
+		lastNode   string
+		lastErrors []string
+	}
+	states := make([]*state, browsers)
+	for i := range states {
+		states[i] = &state{b: &browser{hc: &http.Client{Timeout: 15 * time.Second}}}
+		states[i].acked = states[i].b.incr(t, order[0])
+	}
+	live := func() []*farmNode {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		var out []*farmNode
+		for _, fn := range order {
+			if !fn.closed.Load() && !fn.away.Load() {
+				out = append(out, fn)
+			}
+		}
+		return out
+	}
+	var liveMu sync.Mutex
+	pick := func(i, j int) *farmNode {
+		liveMu.Lock()
+		defer liveMu.Unlock()
+		l := live()
+		if len(l) == 0 {
+			return nil
+		}
+		return l[(i+j)%len(l)]
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, st := range states {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 2000; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				fn := pick(i, j)
+				if fn == nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				got, err := st.b.try(fn)
+				if err != nil {
+					// Refused by a node that is leaving: the handler never
+					// ran. Anything else may or may not have counted.
+					st.ambiguous++
+					st.lastErrors = append(st.lastErrors[max(0, len(st.lastErrors)-3):], fn.name+": "+err.Error())
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				if got <= st.acked || got > st.acked+1+st.ambiguous {
+					t.Errorf("browser %d on %s: count %d after %d acknowledged (+%d unsure)", i, fn.name, got, st.acked, st.ambiguous)
+					return
+				}
+				st.acked, st.ambiguous, st.lastNode = got, 0, fn.name
+			}
+		}()
+	}
+
+	for round := range 6 {
+		time.Sleep(300 * time.Millisecond)
+		nn := f.add(fmt.Sprintf("j%d", round))
+		liveMu.Lock()
+		order = append(order, nn)
+		l := live()
+		victim := l[round%(len(l)-1)]
+		// Out of the rotation before it goes, as a load balancer would.
+		victim.away.Store(true)
+		liveMu.Unlock()
+		time.Sleep(300 * time.Millisecond)
+		f.leave(victim)
+	}
+	close(stop)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	f.settled()
+	if c := f.conflicts.Load(); c != 0 {
+		t.Fatalf("%d table versions were adopted with two contents", c)
+	}
+	n := 0
+	f.tables.Range(func(_, _ any) bool { n++; return true })
+	t.Logf("%d table versions issued", n)
+	for i, st := range states {
+		for _, fn := range live() {
+			got, err := st.b.try(fn)
+			if err != nil {
+				t.Fatalf("browser %d on %s at the end: %v (earlier: %v)", i, fn.name, err, st.lastErrors)
+			}
+			if got <= st.acked || got > st.acked+1+st.ambiguous {
+				t.Fatalf("browser %d on %s at the end: count %d after %d acknowledged (+%d unsure)", i, fn.name, got, st.acked, st.ambiguous)
+			}
+			st.acked, st.ambiguous = got, 0
 		}
 	}
 }

@@ -43,8 +43,9 @@ type Membership struct {
 	members map[string]Member // alive and compatible, self included
 	changed chan struct{}     // closed and replaced on every change
 
-	stop context.CancelFunc
-	done chan struct{}
+	joined chan struct{} // closed once a join succeeded, or at once without one
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // StartMembership starts gossip and, in the background, joins the members
@@ -73,6 +74,7 @@ func StartMembership(cfg MembershipConfig) (*Membership, error) {
 		log:     log,
 		members: map[string]Member{cfg.Self.Name: cfg.Self},
 		changed: make(chan struct{}),
+		joined:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	mc := memberlist.DefaultLANConfig()
@@ -117,6 +119,7 @@ func StartMembership(cfg MembershipConfig) (*Membership, error) {
 func (m *Membership) joinLoop(ctx context.Context, addrs []string) {
 	defer close(m.done)
 	if len(addrs) == 0 {
+		close(m.joined)
 		return
 	}
 	wait := 100 * time.Millisecond
@@ -124,6 +127,7 @@ func (m *Membership) joinLoop(ctx context.Context, addrs []string) {
 		n, err := m.ml.Join(addrs)
 		if n > 0 {
 			m.log.Info("joined the farm", "through", n, "members", m.ml.NumMembers())
+			close(m.joined)
 			return
 		}
 		m.log.Warn("no member answered; retrying", "join", addrs, "error", err, "retry_in", wait)
@@ -138,6 +142,10 @@ func (m *Membership) joinLoop(ctx context.Context, addrs []string) {
 
 // Self is what this node announces.
 func (m *Membership) Self() Member { return m.self }
+
+// Joined is closed once this node has joined the farm through one of the
+// configured members (at once if none is configured).
+func (m *Membership) Joined() <-chan struct{} { return m.joined }
 
 // Members returns the alive, compatible members, self included, sorted by
 // name.

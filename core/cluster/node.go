@@ -47,7 +47,15 @@ type Config struct {
 	// HandoverTimeout bounds how long a holder keeps a session it exported
 	// waiting for the receiver's word before serving it again. Default 10s.
 	HandoverTimeout time.Duration
-	Logger          hclog.Logger
+	// JoinWait bounds how long Start waits to join the configured members
+	// before the node starts alone (the last node of a farm restarting
+	// finds nobody). Until it has joined or waited this long, a node never
+	// takes itself for a farm of one. Default 10s.
+	JoinWait time.Duration
+	Logger   hclog.Logger
+	// OnTable, if set, is called with every table the node adopts, in
+	// the order adopted (for metrics, logs and tests); it must not block.
+	OnTable func(*Table)
 	// Fast shortens gossip's timers and the node's own, for farms on one
 	// machine (tests).
 	Fast bool
@@ -62,6 +70,9 @@ func (c *Config) defaults() {
 	}
 	if c.HandoverTimeout <= 0 {
 		c.HandoverTimeout = 10 * time.Second
+	}
+	if c.JoinWait <= 0 {
+		c.JoinWait = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
@@ -81,6 +92,7 @@ type Node struct {
 	self string
 
 	sessions atomic.Pointer[sessionsBox]
+	adoptMu  sync.Mutex
 	table    atomic.Pointer[Table]
 	// maxSeen is the highest table number seen, so that a member that
 	// becomes coordinator issues above it.
@@ -155,20 +167,27 @@ func Start(cfg Config) (*Node, error) {
 	opts = append(opts, grpc.MaxRecvMsgSize(maxMessage), grpc.MaxSendMsgSize(maxMessage))
 	n.srv = grpc.NewServer(opts...)
 	peerpb.RegisterPeerServer(n.srv, &server{n: n})
-	go func() {
-		if err := n.srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			n.log.Error("peer transport stopped", "error", err)
-		}
-	}()
 	ms, err := StartMembership(MembershipConfig{
 		Self: cfg.Self, Bind: cfg.Gossip, Join: cfg.Join, Keys: cfg.Keys,
 		Logger: cfg.Logger.Named("members"), Fast: cfg.Fast,
 	})
 	if err != nil {
-		n.srv.Stop()
+		lis.Close()
 		return nil, err
 	}
 	n.ms = ms
+	// Served only now that the membership exists: the handlers use it.
+	// Peers that connect sooner wait in the listener's backlog.
+	go func() {
+		if err := n.srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			n.log.Error("peer transport stopped", "error", err)
+		}
+	}()
+	select {
+	case <-ms.Joined():
+	case <-time.After(cfg.JoinWait):
+		n.log.Warn("no configured member answered; starting alone, and joining when one does", "join", cfg.Join, "waited", cfg.JoinWait)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop = cancel
 	n.wg.Add(3)
@@ -211,28 +230,24 @@ func (n *Node) poke(ch chan struct{}) {
 	}
 }
 
-// adopt installs t if it is newer than the current table.
+// adopt installs t if it is newer than the current table. Adoptions are
+// serialised so that the directory and the callback see tables in order.
 func (n *Node) adopt(t *Table) bool {
 	if len(t.Owners) != n.cfg.Partitions {
 		n.log.Error("ignoring a partition table of another size", "version", t.Version, "partitions", len(t.Owners), "ours", n.cfg.Partitions)
 		return false
 	}
-	for {
-		cur := n.table.Load()
-		if cur != nil && !cur.Version.Less(t.Version) {
-			return false
-		}
-		if n.table.CompareAndSwap(cur, t) {
-			break
-		}
-	}
-	for {
-		m := n.maxSeen.Load()
-		if t.Version.N <= m || n.maxSeen.CompareAndSwap(m, t.Version.N) {
-			break
-		}
+	n.adoptMu.Lock()
+	defer n.adoptMu.Unlock()
+	if cur := n.table.Load(); cur != nil && !cur.Version.Less(t.Version) {
+		return false
 	}
 	n.dir.adopt(t)
+	n.table.Store(t)
+	n.maxSeen.Store(max(n.maxSeen.Load(), t.Version.N))
+	if n.cfg.OnTable != nil {
+		n.cfg.OnTable(t)
+	}
 	n.log.Debug("adopted partition table", "version", t.Version)
 	n.poke(n.reportNeeded)
 	return true
@@ -271,8 +286,8 @@ func (n *Node) coordinateOnce(ctx context.Context) {
 	}
 	owners := ComputeOwners(names, n.cfg.Partitions)
 	cur := n.table.Load()
-	if cur == nil || !slices.Equal(cur.Owners, owners) {
-		t := &Table{Version: Version{N: n.maxSeen.Load() + 1, By: n.self}, Owners: owners}
+	if cur == nil || !slices.Equal(cur.Owners, owners) || !slices.Equal(cur.Members, names) {
+		t := &Table{Version: Version{N: n.maxSeen.Load() + 1, By: n.self}, Owners: owners, Members: names}
 		if n.adopt(t) {
 			n.log.Info("issued partition table", "version", t.Version, "members", len(members))
 		}
@@ -343,7 +358,7 @@ func (n *Node) backoff() time.Duration {
 func (n *Node) reportTable(ctx context.Context, t *Table, ids []string) error {
 	by := make(map[string][]*peerpb.Entry)
 	for _, o := range t.Owners {
-		by[o] = by[o][:0:0]
+		by[o] = nil // every owner gets a report, even an empty one
 	}
 	for _, id := range ids {
 		o := t.Owner(Partition(id, n.cfg.Partitions))

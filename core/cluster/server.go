@@ -68,10 +68,6 @@ func dirReply(a dirAnswer) *peerpb.DirReply {
 	r := &peerpb.DirReply{Holder: a.holder, Incomplete: a.incomplete}
 	if a.stale != nil {
 		r.Stale = toPB(a.stale)
-		if r.Stale == nil {
-			// The receiver has no table yet: the caller retries.
-			r.Incomplete = true
-		}
 	}
 	return r
 }
@@ -113,10 +109,13 @@ func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peer
 		switch {
 		case !ok || time.Now().After(mv.until):
 			return &peerpb.MigrateReply{}, nil
-		case mv.to == to:
+		case mv.to == to && mv.data != nil:
 			// The receiver's confirmation was answered but lost: give it
 			// the record again; this node dropped its copy already.
 			return &peerpb.MigrateReply{Found: true, Data: mv.data}, nil
+		}
+		if mv.to == to {
+			return &peerpb.MigrateReply{}, nil // handed to it whole: it has it
 		}
 		return &peerpb.MigrateReply{MovedTo: mv.to}, nil
 	}
@@ -226,19 +225,23 @@ func toPB(t *Table) *peerpb.Table {
 	if t == nil {
 		return nil
 	}
-	return &peerpb.Table{Version: versionPB(t.Version), Owners: t.Owners}
+	return &peerpb.Table{Version: versionPB(t.Version), Owners: t.Owners, Members: t.Members}
 }
 
 func fromPB(t *peerpb.Table) *Table {
 	if t == nil || t.GetVersion() == nil || len(t.GetOwners()) == 0 {
 		return nil
 	}
+	members := make(map[string]bool, len(t.GetMembers()))
+	for _, m := range t.GetMembers() {
+		members[m] = true
+	}
 	for _, o := range t.GetOwners() {
-		if o == "" {
-			return nil
+		if !members[o] {
+			return nil // an owner must be a member: a garbled table
 		}
 	}
-	return &Table{Version: fromPBVersion(t.GetVersion()), Owners: t.GetOwners()}
+	return &Table{Version: fromPBVersion(t.GetVersion()), Owners: t.GetOwners(), Members: t.GetMembers()}
 }
 
 func versionPB(v Version) *peerpb.Version { return &peerpb.Version{N: v.N, By: v.By} }

@@ -37,6 +37,9 @@ type Table struct {
 	Version Version
 	// Owners[p] is the name of the member that keeps partition p.
 	Owners []string
+	// Members are the members the table was computed for: each reports
+	// what it holds when the table changes.
+	Members []string
 }
 
 // Owner returns the owner of the partition, "" for a table that has none.

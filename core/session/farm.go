@@ -180,13 +180,14 @@ func (m *Manager) SessionIDs() []string {
 // must take the encoded records or fail; sessions it could not hand over
 // stay here (Close then writes them to the store). It returns how many
 // left. New sessions are refused from the moment Drain is called.
-func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context.Context, recs [][]byte) error, progress func(done, total int)) (int, error) {
+func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context.Context, ids []string, recs [][]byte) error, progress func(done, total int)) (int, error) {
 	m.draining.Store(true)
 	all := m.sessions()
 	moved := 0
 	var errs []error
 	for start := 0; start < len(all); start += batch {
 		chunk := all[start:min(start+batch, len(all))]
+		var ids []string
 		var recs [][]byte
 		var commits, aborts []func()
 		for _, s := range chunk {
@@ -198,14 +199,14 @@ func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context
 			if data == nil {
 				continue
 			}
-			recs = append(recs, data)
+			ids, recs = append(ids, s.ID()), append(recs, data)
 			commits, aborts = append(commits, commit), append(aborts, abort)
 		}
 		if len(recs) == 0 {
 			continue
 		}
 		fns := commits
-		if err := handoff(ctx, recs); err != nil {
+		if err := handoff(ctx, ids, recs); err != nil {
 			errs = append(errs, err)
 			fns = aborts
 		} else {

@@ -138,6 +138,7 @@ type Table struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       *Version               `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
 	Owners        []string               `protobuf:"bytes,2,rep,name=owners,proto3" json:"owners,omitempty"`
+	Members       []string               `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -182,6 +183,13 @@ func (x *Table) GetVersion() *Version {
 func (x *Table) GetOwners() []string {
 	if x != nil {
 		return x.Owners
+	}
+	return nil
+}
+
+func (x *Table) GetMembers() []string {
+	if x != nil {
+		return x.Members
 	}
 	return nil
 }
@@ -890,10 +898,11 @@ const file_peer_proto_rawDesc = "" +
 	"peer.proto\x12\fwadi.peer.v1\"'\n" +
 	"\aVersion\x12\f\n" +
 	"\x01n\x18\x01 \x01(\x04R\x01n\x12\x0e\n" +
-	"\x02by\x18\x02 \x01(\tR\x02by\"P\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\"j\n" +
 	"\x05Table\x12/\n" +
 	"\aversion\x18\x01 \x01(\v2\x15.wadi.peer.v1.VersionR\aversion\x12\x16\n" +
-	"\x06owners\x18\x02 \x03(\tR\x06owners\"=\n" +
+	"\x06owners\x18\x02 \x03(\tR\x06owners\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\"=\n" +
 	"\x10PushTableRequest\x12)\n" +
 	"\x05table\x18\x01 \x01(\v2\x13.wadi.peer.v1.TableR\x05table\"A\n" +
 	"\x0ePushTableReply\x12/\n" +
