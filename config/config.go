@@ -34,6 +34,10 @@ type Config struct {
 	Replication *Strategy // nil: none configured
 	// Plugins are the external plugins the file declares.
 	Plugins []*Plugin
+	// Cluster makes the node a member of a farm; nil: a single node.
+	Cluster *Cluster
+	// Admin is the admin API; nil: none.
+	Admin *Admin
 }
 
 // Plugin is a `plugin "NAME" { path = ... }` block: an external strategy

@@ -111,6 +111,17 @@ func TestParseValid(t *testing.T) {
 	example.HTTP.App = "demo"
 	env := withNode("green", "./data/green")
 	env.HTTP.Listen = "10.0.0.7:8081"
+	cluster := withNode("red", "./data/red")
+	cluster.Cluster = &Cluster{
+		Bind: "127.0.0.1:7946", Peer: "127.0.0.1:7950",
+		Join:          []string{"127.0.0.1:7947", "wadi-green.internal:7946"},
+		Partitions:    31,
+		Keys:          [][]byte{make([]byte, 32), bytes.Repeat([]byte{1}, 16)},
+		AdvertiseHTTP: "http://10.0.0.1:8080",
+		JoinWait:      3 * time.Second,
+		TLS:           &TLSFiles{CAFile: "ca.pem", CertFile: "red.pem", KeyFile: "red-key.pem"},
+	}
+	cluster.Admin = &Admin{Listen: "127.0.0.1:8081"}
 
 	tests := []struct {
 		file      string
@@ -121,6 +132,7 @@ func TestParseValid(t *testing.T) {
 		{"comments_only.hcl", Defaults(), ""},
 		{"minimal.hcl", withNode("blue", "./data/blue"), ""},
 		{"env.hcl", env, ""},
+		{"cluster.hcl", cluster, ""},
 		{"example.hcl", example,
 			`{"fsync":true,"labels":null,"max_open":8,"path":"sessions.db","tags":null}`},
 		{"full.hcl", full,
@@ -229,6 +241,13 @@ func TestParseInvalid(t *testing.T) {
 		{"plugin_typo", "Unsupported argument", `codec "lz": An argument named "levle" is not expected here. Did you mean "level"?`, 5, 3},
 		{"codec_duplicate", "Duplicate codec \"gzip\"", "Only one codec", 2, 1},
 		{"unknown_codec", "Unknown codec", `unknown codec "zip"`, 1, 7},
+		{"cluster_bad_peer", "Invalid cluster.peer", `"7950" is not a host:port address`, 3, 10},
+		{"cluster_same_addr", "Invalid cluster.peer", "an address of its own", 3, 10},
+		{"cluster_bad_key", "Invalid cluster.encrypt", "base64 encoding of 16, 24 or 32 bytes", 4, 13},
+		{"cluster_partitions", "Invalid cluster.partitions", "between 1 and 65536", 4, 16},
+		{"cluster_no_peer", "Missing required argument", `"peer" is required`, 1, 9},
+		{"cluster_tls_partial", "Missing required argument", `"cert_file" is required`, 4, 7},
+		{"admin_listen", "Invalid admin.listen", `"8081" is not a host:port address`, 2, 12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

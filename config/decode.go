@@ -31,6 +31,8 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "router", LabelNames: []string{"name"}},
 		{Type: "replication", LabelNames: []string{"name"}},
 		{Type: "plugin", LabelNames: []string{"name"}},
+		{Type: "cluster"},
+		{Type: "admin"},
 	},
 }
 
@@ -148,6 +150,10 @@ func (d *decoder) decodeFile(body hcl.Body) *Config {
 			cfg.Router = d.decodeStrategy(block)
 		case "replication":
 			cfg.Replication = d.decodeStrategy(block)
+		case "cluster":
+			cfg.Cluster = d.decodeCluster(block.Body)
+		case "admin":
+			cfg.Admin = d.decodeAdmin(block.Body)
 		}
 	}
 	return &cfg

@@ -1,0 +1,3 @@
+admin {
+  listen = "8081"
+}

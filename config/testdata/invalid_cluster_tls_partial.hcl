@@ -1,0 +1,8 @@
+cluster {
+  bind = "127.0.0.1:7946"
+  peer = "127.0.0.1:7950"
+  tls {
+    ca_file  = "ca.pem"
+    key_file = "k.pem"
+  }
+}
