@@ -22,6 +22,8 @@ Commands:
   validate  check a configuration file and report every problem
   fmt       format configuration files in place (-check only reports)
   plugin    list, describe or serve strategy plugins
+  members   list the farm's members, from a node's admin API
+  drain     hand a node's sessions to the farm and have it leave
   version   print the version
 
 Run "wadi <command> -h" for a command's flags.
@@ -51,6 +53,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fmtCmd(args, stdin, stdout, stderr)
 	case "plugin":
 		return pluginCmd(args, stdout, stderr)
+	case "members":
+		return membersCmd(args, stdout, stderr)
+	case "drain":
+		return drainCmd(args, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "wadi", version())
 		return 0

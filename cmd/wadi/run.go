@@ -15,6 +15,7 @@ import (
 
 	"github.com/wadi-go/wadi/cmd/wadi/internal/demo"
 	"github.com/wadi-go/wadi/config"
+	"github.com/wadi-go/wadi/core/cluster"
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -96,9 +97,38 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	opts := managerOptions(cfg, strats.store, log)
 	opts.Codecs = strats.codecs
 	opts.Routing = strats.routing
+	var node *cluster.Node
+	if cfg.Cluster != nil {
+		if node, err = startFarm(cfg, log); err != nil {
+			return err
+		}
+		opts.Farm = node
+	}
 	mgr, err := session.New(opts)
 	if err != nil {
+		if node != nil {
+			_ = node.Close()
+		}
 		return err
+	}
+	if node != nil {
+		node.Attach(mgr)
+	}
+	drain := newDrainState()
+	if cfg.Admin != nil {
+		stopAdmin, err := startAdmin(cfg.Admin.Listen, adminHandler(node, drain, cfg.Node.Name), log.Named("admin"))
+		if err != nil {
+			_ = mgr.Close(context.Background())
+			return err
+		}
+		// Stopped last, a moment after the node has left, so that `wadi
+		// drain` following the leave sees its end.
+		defer func() {
+			if drain.followed() {
+				time.Sleep(time.Second)
+			}
+			stopAdmin()
+		}()
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -118,10 +148,14 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		log.Info("stopping: finishing requests, then writing sessions out")
+		log.Info("stopping: finishing requests, then handing sessions over or writing them out")
+	case <-drain.requestC:
+		log.Info("drain requested: finishing requests, then handing sessions over")
 	case serveErr = <-served:
 		log.Error("http server stopped", "error", serveErr)
 	}
+	drain.request()
+	drain.set(func(d *drainState) { d.State = "draining" })
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
@@ -130,15 +164,48 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	}
 	wctx, cancel2 := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel2()
+	if node != nil {
+		leave(wctx, node, mgr, drain, log)
+	}
 	if err := mgr.Close(wctx); err != nil {
+		drain.set(func(d *drainState) { d.State, d.Error = "left", err.Error() })
 		return fmt.Errorf("writing sessions out: %w", err)
 	}
+	drain.set(func(d *drainState) { d.State = "left" })
 	log.Info("stopped")
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}
 	return serveErr
 }
+
+// leave hands this node's sessions to the other members, if there are
+// any, then leaves the membership. What could not be handed over is
+// written to the store by the manager's Close.
+func leave(ctx context.Context, node *cluster.Node, mgr *session.Manager, drain *drainState, log hclog.Logger) {
+	if node.Peers() {
+		total := mgr.Len()
+		drain.set(func(d *drainState) { d.Total = total })
+		log.Info("handing sessions over", "sessions", total)
+		moved, err := mgr.Drain(ctx, drainBatch, node.Handoff, func(done, total int) {
+			drain.set(func(d *drainState) { d.Moved, d.Total = done, total })
+			log.Info("drain progress", "moved", done, "total", total)
+		})
+		if err != nil {
+			log.Warn("some sessions could not be handed over; writing them to the store", "moved", moved, "left", mgr.Len(), "error", err)
+		} else {
+			log.Info("handed every session over", "moved", moved)
+		}
+	} else {
+		log.Info("last member of the farm: writing sessions to the store")
+	}
+	if err := node.Leave(5 * time.Second); err != nil {
+		log.Warn("leaving the membership", "error", err)
+	}
+}
+
+// drainBatch is how many sessions go to a peer in one handoff.
+const drainBatch = 256
 
 func managerOptions(cfg *config.Config, st store.Store, log hclog.Logger) session.Options {
 	s := cfg.Session

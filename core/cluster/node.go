@@ -25,6 +25,7 @@ type Sessions interface {
 	Export(ctx context.Context, id string) (data []byte, commit, abort func(), err error)
 	Import(ctx context.Context, data []byte) (string, error)
 	SessionIDs() []string
+	Len() int
 }
 
 // Config configures a farm node.
@@ -497,4 +498,46 @@ func (n *Node) closeTransport() {
 	}
 	n.conns = map[string]*grpc.ClientConn{}
 	n.connsMu.Unlock()
+}
+
+// MemberStats is what a member says of itself.
+type MemberStats struct {
+	Member
+	Sessions  int64
+	Directory int64
+	Table     Version
+	// Err is set if the member did not answer.
+	Err error
+}
+
+// Stats asks every live member, in parallel, how many sessions it holds.
+func (n *Node) Stats(ctx context.Context) []MemberStats {
+	members := n.ms.Members()
+	out := make([]MemberStats, len(members))
+	var wg sync.WaitGroup
+	for i, m := range members {
+		out[i].Member = m
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var reply *peerpb.StatsReply
+			var err error
+			if m.Name == n.self {
+				reply, err = (&server{n: n}).Stats(ctx, &peerpb.StatsRequest{})
+			} else if c, cerr := n.client(m.Peer); cerr != nil {
+				err = cerr
+			} else {
+				cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+				reply, err = c.Stats(cctx, &peerpb.StatsRequest{})
+				cancel()
+			}
+			if err != nil {
+				out[i].Err = err
+				return
+			}
+			out[i].Sessions, out[i].Directory, out[i].Table = reply.Sessions, reply.Directory, fromPBVersion(reply.Table)
+		}()
+	}
+	wg.Wait()
+	return out
 }

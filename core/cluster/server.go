@@ -206,6 +206,17 @@ func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peer
 	return &peerpb.HandoffReply{Accepted: int32(len(ids))}, nil
 }
 
+func (s *server) Stats(context.Context, *peerpb.StatsRequest) (*peerpb.StatsReply, error) {
+	r := &peerpb.StatsReply{Directory: int64(s.n.dir.size())}
+	if mgr, err := s.n.mgr(); err == nil {
+		r.Sessions = int64(mgr.Len())
+	}
+	if t := s.n.table.Load(); t != nil {
+		r.Table = versionPB(t.Version)
+	}
+	return r, nil
+}
+
 // validID accepts what can be a session id: the directory stores nothing
 // else, whatever a peer sends.
 func validID(id string) bool {

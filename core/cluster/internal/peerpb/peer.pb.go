@@ -890,6 +890,104 @@ func (x *HandoffReply) GetAccepted() int32 {
 	return 0
 }
 
+type StatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_peer_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{15}
+}
+
+type StatsReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sessions in the member's memory.
+	Sessions int64 `protobuf:"varint,1,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	// Entries in its part of the directory.
+	Directory     int64    `protobuf:"varint,2,opt,name=directory,proto3" json:"directory,omitempty"`
+	Table         *Version `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsReply) Reset() {
+	*x = StatsReply{}
+	mi := &file_peer_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsReply) ProtoMessage() {}
+
+func (x *StatsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsReply.ProtoReflect.Descriptor instead.
+func (*StatsReply) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StatsReply) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *StatsReply) GetDirectory() int64 {
+	if x != nil {
+		return x.Directory
+	}
+	return 0
+}
+
+func (x *StatsReply) GetTable() *Version {
+	if x != nil {
+		return x.Table
+	}
+	return nil
+}
+
 var File_peer_proto protoreflect.FileDescriptor
 
 const file_peer_proto_rawDesc = "" +
@@ -943,13 +1041,19 @@ const file_peer_proto_rawDesc = "" +
 	"\x0eHandoffRequest\x12\x1a\n" +
 	"\bsessions\x18\x01 \x03(\fR\bsessions\"*\n" +
 	"\fHandoffReply\x12\x1a\n" +
-	"\baccepted\x18\x01 \x01(\x05R\baccepted*L\n" +
+	"\baccepted\x18\x01 \x01(\x05R\baccepted\"\x0e\n" +
+	"\fStatsRequest\"s\n" +
+	"\n" +
+	"StatsReply\x12\x1a\n" +
+	"\bsessions\x18\x01 \x01(\x03R\bsessions\x12\x1c\n" +
+	"\tdirectory\x18\x02 \x01(\x03R\tdirectory\x12+\n" +
+	"\x05table\x18\x03 \x01(\v2\x15.wadi.peer.v1.VersionR\x05table*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"MODE_CLAIM\x10\x01\x12\r\n" +
 	"\tMODE_MOVE\x10\x02\x12\x0f\n" +
-	"\vMODE_REPORT\x10\x032\xe1\x03\n" +
+	"\vMODE_REPORT\x10\x032\xa0\x04\n" +
 	"\x04Peer\x12I\n" +
 	"\tPushTable\x12\x1e.wadi.peer.v1.PushTableRequest\x1a\x1c.wadi.peer.v1.PushTableReply\x12A\n" +
 	"\bRegister\x12\x1d.wadi.peer.v1.RegisterRequest\x1a\x16.wadi.peer.v1.DirReply\x12=\n" +
@@ -957,7 +1061,8 @@ const file_peer_proto_rawDesc = "" +
 	"\x06Lookup\x12\x1b.wadi.peer.v1.LookupRequest\x1a\x16.wadi.peer.v1.DirReply\x12C\n" +
 	"\aMigrate\x12\x1c.wadi.peer.v1.MigrateRequest\x1a\x1a.wadi.peer.v1.MigrateReply\x12C\n" +
 	"\aRelease\x12\x1c.wadi.peer.v1.ReleaseRequest\x1a\x1a.wadi.peer.v1.ReleaseReply\x12C\n" +
-	"\aHandoff\x12\x1c.wadi.peer.v1.HandoffRequest\x1a\x1a.wadi.peer.v1.HandoffReplyB6Z4github.com/wadi-go/wadi/core/cluster/internal/peerpbb\x06proto3"
+	"\aHandoff\x12\x1c.wadi.peer.v1.HandoffRequest\x1a\x1a.wadi.peer.v1.HandoffReply\x12=\n" +
+	"\x05Stats\x12\x1a.wadi.peer.v1.StatsRequest\x1a\x18.wadi.peer.v1.StatsReplyB6Z4github.com/wadi-go/wadi/core/cluster/internal/peerpbb\x06proto3"
 
 var (
 	file_peer_proto_rawDescOnce sync.Once
@@ -972,7 +1077,7 @@ func file_peer_proto_rawDescGZIP() []byte {
 }
 
 var file_peer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_peer_proto_goTypes = []any{
 	(Mode)(0),                // 0: wadi.peer.v1.Mode
 	(*Version)(nil),          // 1: wadi.peer.v1.Version
@@ -990,6 +1095,8 @@ var file_peer_proto_goTypes = []any{
 	(*ReleaseReply)(nil),     // 13: wadi.peer.v1.ReleaseReply
 	(*HandoffRequest)(nil),   // 14: wadi.peer.v1.HandoffRequest
 	(*HandoffReply)(nil),     // 15: wadi.peer.v1.HandoffReply
+	(*StatsRequest)(nil),     // 16: wadi.peer.v1.StatsRequest
+	(*StatsReply)(nil),       // 17: wadi.peer.v1.StatsReply
 }
 var file_peer_proto_depIdxs = []int32{
 	1,  // 0: wadi.peer.v1.Table.version:type_name -> wadi.peer.v1.Version
@@ -1001,25 +1108,28 @@ var file_peer_proto_depIdxs = []int32{
 	1,  // 6: wadi.peer.v1.RemoveRequest.version:type_name -> wadi.peer.v1.Version
 	1,  // 7: wadi.peer.v1.LookupRequest.version:type_name -> wadi.peer.v1.Version
 	2,  // 8: wadi.peer.v1.DirReply.stale:type_name -> wadi.peer.v1.Table
-	3,  // 9: wadi.peer.v1.Peer.PushTable:input_type -> wadi.peer.v1.PushTableRequest
-	6,  // 10: wadi.peer.v1.Peer.Register:input_type -> wadi.peer.v1.RegisterRequest
-	7,  // 11: wadi.peer.v1.Peer.Remove:input_type -> wadi.peer.v1.RemoveRequest
-	8,  // 12: wadi.peer.v1.Peer.Lookup:input_type -> wadi.peer.v1.LookupRequest
-	10, // 13: wadi.peer.v1.Peer.Migrate:input_type -> wadi.peer.v1.MigrateRequest
-	12, // 14: wadi.peer.v1.Peer.Release:input_type -> wadi.peer.v1.ReleaseRequest
-	14, // 15: wadi.peer.v1.Peer.Handoff:input_type -> wadi.peer.v1.HandoffRequest
-	4,  // 16: wadi.peer.v1.Peer.PushTable:output_type -> wadi.peer.v1.PushTableReply
-	9,  // 17: wadi.peer.v1.Peer.Register:output_type -> wadi.peer.v1.DirReply
-	9,  // 18: wadi.peer.v1.Peer.Remove:output_type -> wadi.peer.v1.DirReply
-	9,  // 19: wadi.peer.v1.Peer.Lookup:output_type -> wadi.peer.v1.DirReply
-	11, // 20: wadi.peer.v1.Peer.Migrate:output_type -> wadi.peer.v1.MigrateReply
-	13, // 21: wadi.peer.v1.Peer.Release:output_type -> wadi.peer.v1.ReleaseReply
-	15, // 22: wadi.peer.v1.Peer.Handoff:output_type -> wadi.peer.v1.HandoffReply
-	16, // [16:23] is the sub-list for method output_type
-	9,  // [9:16] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	1,  // 9: wadi.peer.v1.StatsReply.table:type_name -> wadi.peer.v1.Version
+	3,  // 10: wadi.peer.v1.Peer.PushTable:input_type -> wadi.peer.v1.PushTableRequest
+	6,  // 11: wadi.peer.v1.Peer.Register:input_type -> wadi.peer.v1.RegisterRequest
+	7,  // 12: wadi.peer.v1.Peer.Remove:input_type -> wadi.peer.v1.RemoveRequest
+	8,  // 13: wadi.peer.v1.Peer.Lookup:input_type -> wadi.peer.v1.LookupRequest
+	10, // 14: wadi.peer.v1.Peer.Migrate:input_type -> wadi.peer.v1.MigrateRequest
+	12, // 15: wadi.peer.v1.Peer.Release:input_type -> wadi.peer.v1.ReleaseRequest
+	14, // 16: wadi.peer.v1.Peer.Handoff:input_type -> wadi.peer.v1.HandoffRequest
+	16, // 17: wadi.peer.v1.Peer.Stats:input_type -> wadi.peer.v1.StatsRequest
+	4,  // 18: wadi.peer.v1.Peer.PushTable:output_type -> wadi.peer.v1.PushTableReply
+	9,  // 19: wadi.peer.v1.Peer.Register:output_type -> wadi.peer.v1.DirReply
+	9,  // 20: wadi.peer.v1.Peer.Remove:output_type -> wadi.peer.v1.DirReply
+	9,  // 21: wadi.peer.v1.Peer.Lookup:output_type -> wadi.peer.v1.DirReply
+	11, // 22: wadi.peer.v1.Peer.Migrate:output_type -> wadi.peer.v1.MigrateReply
+	13, // 23: wadi.peer.v1.Peer.Release:output_type -> wadi.peer.v1.ReleaseReply
+	15, // 24: wadi.peer.v1.Peer.Handoff:output_type -> wadi.peer.v1.HandoffReply
+	17, // 25: wadi.peer.v1.Peer.Stats:output_type -> wadi.peer.v1.StatsReply
+	18, // [18:26] is the sub-list for method output_type
+	10, // [10:18] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_peer_proto_init() }
@@ -1033,7 +1143,7 @@ func file_peer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_peer_proto_rawDesc), len(file_peer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

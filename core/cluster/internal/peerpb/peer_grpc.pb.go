@@ -29,6 +29,7 @@ const (
 	Peer_Migrate_FullMethodName   = "/wadi.peer.v1.Peer/Migrate"
 	Peer_Release_FullMethodName   = "/wadi.peer.v1.Peer/Release"
 	Peer_Handoff_FullMethodName   = "/wadi.peer.v1.Peer/Handoff"
+	Peer_Stats_FullMethodName     = "/wadi.peer.v1.Peer/Stats"
 )
 
 // PeerClient is the client API for Peer service.
@@ -42,6 +43,7 @@ type PeerClient interface {
 	Migrate(ctx context.Context, in *MigrateRequest, opts ...grpc.CallOption) (*MigrateReply, error)
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseReply, error)
 	Handoff(ctx context.Context, in *HandoffRequest, opts ...grpc.CallOption) (*HandoffReply, error)
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error)
 }
 
 type peerClient struct {
@@ -122,6 +124,16 @@ func (c *peerClient) Handoff(ctx context.Context, in *HandoffRequest, opts ...gr
 	return out, nil
 }
 
+func (c *peerClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsReply)
+	err := c.cc.Invoke(ctx, Peer_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PeerServer is the server API for Peer service.
 // All implementations should embed UnimplementedPeerServer
 // for forward compatibility.
@@ -133,6 +145,7 @@ type PeerServer interface {
 	Migrate(context.Context, *MigrateRequest) (*MigrateReply, error)
 	Release(context.Context, *ReleaseRequest) (*ReleaseReply, error)
 	Handoff(context.Context, *HandoffRequest) (*HandoffReply, error)
+	Stats(context.Context, *StatsRequest) (*StatsReply, error)
 }
 
 // UnimplementedPeerServer should be embedded to have
@@ -162,6 +175,9 @@ func (UnimplementedPeerServer) Release(context.Context, *ReleaseRequest) (*Relea
 }
 func (UnimplementedPeerServer) Handoff(context.Context, *HandoffRequest) (*HandoffReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Handoff not implemented")
+}
+func (UnimplementedPeerServer) Stats(context.Context, *StatsRequest) (*StatsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedPeerServer) testEmbeddedByValue() {}
 
@@ -309,6 +325,24 @@ func _Peer_Handoff_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Peer_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Peer_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Peer_ServiceDesc is the grpc.ServiceDesc for Peer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -343,6 +377,10 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Handoff",
 			Handler:    _Peer_Handoff_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Peer_Stats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
