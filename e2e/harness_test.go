@@ -202,6 +202,9 @@ type client struct {
 	t      *testing.T
 	hc     *http.Client
 	cookie *http.Cookie
+	// lastCookie is the session cookie of incrOnce's last answer, if it
+	// set one.
+	lastCookie *http.Cookie
 }
 
 func newClient(t *testing.T) *client {
@@ -299,4 +302,34 @@ func containsAll(s string, subs ...string) bool {
 		}
 	}
 	return true
+}
+
+// freeUDPAddr returns a loopback address free for TCP and UDP a moment
+// ago, for gossip, which binds both.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	for range 20 {
+		addr := freeAddr(t)
+		pc, err := net.ListenPacket("udp", addr)
+		if err == nil {
+			pc.Close()
+			return addr
+		}
+	}
+	t.Fatal("no port free for both TCP and UDP")
+	return ""
+}
+
+// getJSON GETs url and decodes its JSON answer into v.
+func getJSON(url string, v any) error {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -46,7 +46,9 @@ func (c *client) incrOnce(ctx context.Context, addr string, cookie *http.Cookie)
 	if err != nil {
 		return 0, err
 	}
-	req.AddCookie(cookie)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, err
@@ -59,6 +61,13 @@ func (c *client) incrOnce(ctx context.Context, addr string, cookie *http.Cookie)
 	var v sessionView
 	if err := json.Unmarshal(body, &v); err != nil {
 		return 0, fmt.Errorf("%v in %q", err, body)
+	}
+	// A new session, a renewed id or a rewritten route: keep the token
+	// the node sent, as a browser would.
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "WADISESSIONID" {
+			c.lastCookie = ck
+		}
 	}
 	return v.Count, nil
 }
