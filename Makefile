@@ -5,7 +5,7 @@ GO          ?= go
 BIN         := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian packages the tests need, installed by `make deps` when missing.
-DEB_PACKAGES := haproxy
+DEB_PACKAGES := haproxy redis-server postgresql
 
 # Debian packages `make proto` needs (protoc, with the well-known types).
 PROTO_PACKAGES := protobuf-compiler

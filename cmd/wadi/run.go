@@ -103,6 +103,9 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 			return err
 		}
 		opts.Farm = node
+		if strats.router != nil {
+			opts.Relocator = cluster.NewRelocator(node, strats.router)
+		}
 	}
 	mgr, err := session.New(opts)
 	if err != nil {

@@ -58,6 +58,7 @@ type strategies struct {
 	// encoding.
 	codecs  []session.NamedCodec
 	routing session.Routing
+	router  router.Router // nil: none configured
 	closers []func() error
 }
 
@@ -113,6 +114,7 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 			return nil, errors.Join(fmt.Errorf("router %q: format: %w", cfg.Router.Name, err), s.Close())
 		}
 		s.routing = session.Routing{Route: cfg.Node.Name, Format: f}
+		s.router = p.(router.Router)
 	}
 	for _, other := range []*config.Strategy{cfg.Replication} {
 		if other == nil {

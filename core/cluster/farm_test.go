@@ -20,6 +20,8 @@ import (
 	"github.com/wadi-go/wadi/core/cluster"
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/plugins/builtin/routers"
+	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -76,6 +78,8 @@ type farm struct {
 	start  int64
 	mu     sync.Mutex
 	tweaks func(*session.Options)
+	// policy, if set, is the router policy: "proxy" or "redirect".
+	policy string
 
 	// tables records every table any node adopted, by version, and
 	// conflicts every version adopted with two contents.
@@ -120,6 +124,13 @@ func (f *farm) add(name string) *farmNode {
 	opts.Store = f.store
 	opts.Farm = node
 	opts.LockTimeout = 5 * time.Second
+	if f.policy != "" {
+		r := routers.NewNone()
+		if err := r.Configure(context.Background(), []byte(`{"policy":"`+f.policy+`"}`), base.Node{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		opts.Relocator = cluster.NewRelocator(node, r)
+	}
 	if f.tweaks != nil {
 		f.tweaks(&opts)
 	}
@@ -472,5 +483,43 @@ func TestChurn(t *testing.T) {
 			}
 			st.acked, st.ambiguous = got, 0
 		}
+	}
+}
+
+// With policy proxy the request goes to the session, which stays put; with
+// redirect the client is sent to the holder, keeping method and query.
+func TestProxyAndRedirect(t *testing.T) {
+	for _, policy := range []string{"proxy", "redirect"} {
+		t.Run(policy, func(t *testing.T) {
+			f := newFarm(t)
+			f.policy = policy
+			red, green := f.add("red"), f.add("green")
+			f.settled()
+			b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+			b.incr(t, red)
+			for i := 2; i <= 4; i++ {
+				got := b.incr(t, green) // the client follows a redirect itself
+				if got != i {
+					t.Fatalf("request %d through green: count %d", i, got)
+				}
+			}
+			if red.mgr.Len() != 1 || green.mgr.Len() != 0 {
+				t.Fatalf("red holds %d, green %d: the session should have stayed on red", red.mgr.Len(), green.mgr.Len())
+			}
+			if policy != "redirect" {
+				return
+			}
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			req, _ := http.NewRequest("POST", green.http.URL+"/cart?x=1", nil)
+			req.Header.Set("Cookie", "WADISESSIONID="+b.cookie)
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != red.http.URL+"/cart?x=1" {
+				t.Fatalf("redirect %s to %q, want 307 to %s/cart?x=1", resp.Status, resp.Header.Get("Location"), red.http.URL)
+			}
+		})
 	}
 }

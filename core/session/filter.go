@@ -51,6 +51,9 @@ func Existing(ctx context.Context) (*Session, error) {
 // session when the handler returns.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if m.relocate(rw, r) {
+			return
+		}
 		w := &writer{ResponseWriter: rw, m: m, req: r}
 		defer w.release()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, w)))

@@ -43,6 +43,9 @@ type Options struct {
 	// Farm, if set, makes this manager a node of a farm: sessions not in
 	// memory are looked for on the other nodes before the store.
 	Farm Farm
+	// Relocator, if set, may send a request to its session's node instead
+	// of moving the session here.
+	Relocator Relocator
 
 	Cookie CookieOptions
 	// Routing puts this node's route into the session token for the load

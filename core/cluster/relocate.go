@@ -1,0 +1,102 @@
+package cluster
+
+import (
+	"context"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+
+	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/sdk/router"
+)
+
+// Relocator carries out the router's decision for a request whose session
+// another member holds: proxy it there, redirect the client there, or let
+// the session move here (migrate). It implements session.Relocator.
+type Relocator struct {
+	node   *Node
+	router router.Router
+
+	mu      sync.Mutex
+	proxies map[string]*httputil.ReverseProxy // by holder URL
+}
+
+var _ session.Relocator = (*Relocator)(nil)
+
+// NewRelocator returns a relocator that asks r what to do.
+func NewRelocator(n *Node, r router.Router) *Relocator {
+	return &Relocator{node: n, router: r, proxies: make(map[string]*httputil.ReverseProxy)}
+}
+
+// Relocate implements session.Relocator.
+func (rl *Relocator) Relocate(ctx context.Context, w http.ResponseWriter, r *http.Request, id, hint string) bool {
+	n := rl.node
+	holder, err := n.lookup(ctx, id)
+	if err != nil || holder == "" || holder == n.self {
+		// Not decidable, or nobody else: the request goes on here, where
+		// fetching the session decides (and answers an error rather than
+		// a fresh session if it cannot).
+		return false
+	}
+	m, ok := n.ms.Member(holder)
+	if !ok {
+		return false
+	}
+	d, err := rl.router.Relocate(ctx, router.Miss{
+		SessionID: id, RouteHint: hint, Here: n.self, Holder: holder, HolderURL: m.HTTP,
+		Method: r.Method, Host: r.Host, Path: r.URL.Path,
+	})
+	if err != nil {
+		n.log.Warn("router could not decide; moving the session here", "session", logID(id), "error", err)
+		return false
+	}
+	switch d.Action {
+	case router.Proxy:
+		p, err := rl.proxy(m.HTTP)
+		if err != nil {
+			n.log.Error("cannot proxy to the session's holder; moving the session here", "holder", holder, "error", err)
+			return false
+		}
+		p.ServeHTTP(w, r)
+		return true
+	case router.Redirect:
+		target := d.URL
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		// 307 keeps the method and body.
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+		return true
+	}
+	return false
+}
+
+// proxy returns the reverse proxy to a holder's HTTP address.
+func (rl *Relocator) proxy(base string) (*httputil.ReverseProxy, error) {
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	if p, ok := rl.proxies[base]; ok {
+		return p, nil
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	log := rl.node.log
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host
+			// The holder serves it: no second relocation.
+			pr.Out.Header.Set(session.RelocatedHeader, rl.node.self)
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.Error("proxying to the session's holder failed", "holder", base, "error", err)
+			http.Error(w, "the node holding this session did not answer", http.StatusBadGateway)
+		},
+	}
+	rl.proxies[base] = p
+	return p, nil
+}

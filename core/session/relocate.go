@@ -1,0 +1,42 @@
+package session
+
+import (
+	"context"
+	"net/http"
+)
+
+// RelocatedHeader marks a request that a node of the farm already sent on
+// to the session's holder, so that the holder serves it rather than
+// sending it on again. A client that sends it only makes the node move the
+// session here instead of forwarding the request.
+const RelocatedHeader = "Wadi-Relocated"
+
+// Relocator sends a request to the node that holds its session instead of
+// moving the session here, when the router's policy says so (proxy,
+// redirect). core/cluster implements it.
+type Relocator interface {
+	// Relocate is called before the application runs, for a request whose
+	// session id (from its cookie) is not in memory here. It returns true
+	// if it answered the request; false lets the request go on here, where
+	// the session is fetched.
+	Relocate(ctx context.Context, w http.ResponseWriter, r *http.Request, id, hint string) bool
+}
+
+// relocate offers a request whose session is elsewhere to the relocator.
+// A local hit costs a cookie parse and a map lookup.
+func (m *Manager) relocate(w http.ResponseWriter, r *http.Request) bool {
+	if m.opts.Relocator == nil || r.Header.Get(RelocatedHeader) != "" {
+		return false
+	}
+	for _, c := range r.CookiesNamed(m.opts.Cookie.Name) {
+		id, hint := m.opts.Routing.parseToken(c.Value)
+		if !ValidID(id) {
+			continue
+		}
+		if m.get(id) != nil {
+			return false
+		}
+		return m.opts.Relocator.Relocate(r.Context(), w, r, id, hint)
+	}
+	return false
+}
