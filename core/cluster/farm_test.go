@@ -71,7 +71,7 @@ type farmNode struct {
 }
 
 type farm struct {
-	t      *testing.T
+	t      testing.TB
 	store  store.Store
 	nodes  map[string]*farmNode
 	seeds  []string
@@ -87,7 +87,7 @@ type farm struct {
 	conflicts atomic.Int64
 }
 
-func newFarm(t *testing.T) *farm {
+func newFarm(t testing.TB) *farm {
 	return &farm{t: t, store: memstore.New(), nodes: map[string]*farmNode{}}
 }
 
@@ -145,6 +145,13 @@ func (f *farm) add(name string) *farmNode {
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
+		}
+		// A body is a payload to keep in the session (benchmarks).
+		if body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20)); len(body) > 0 {
+			if err := s.Put("blob", body); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
 		}
 		n, _ := s.GetInt("n")
 		if err := s.PutInt("n", n+1); err != nil {

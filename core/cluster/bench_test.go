@@ -1,0 +1,159 @@
+package cluster_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+)
+
+// reportQuantiles reports the median and 99th percentile of per-op times.
+func reportQuantiles(b *testing.B, d []time.Duration) {
+	if len(d) == 0 {
+		return
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(d[len(d)*99/100].Microseconds()), "p99-µs")
+}
+
+// post sends a request with the cookie, fails b on anything but 200, and
+// returns the cookie the answer set, or the one sent.
+func post(b *testing.B, hc *http.Client, url, cookie string, body []byte) string {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	if cookie != "" {
+		req.Header.Set("Cookie", "WADISESSIONID="+cookie)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		b.Fatalf("%s: %s", resp.Status, out)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "WADISESSIONID" {
+			cookie = c.Value
+		}
+	}
+	return cookie
+}
+
+// BenchmarkMigrate measures a request that lands on the node that does not
+// hold its session, which moves under it: the two nodes take turns, so
+// every request is a migration (lookup, hand-over, settle, directory move)
+// plus the HTTP round trip.
+func BenchmarkMigrate(b *testing.B) {
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"1KiB", 1 << 10}, {"16KiB", 16 << 10}, {"256KiB", 256 << 10}} {
+		b.Run(size.name, func(b *testing.B) {
+			f := newFarm(b)
+			red, green := f.add("red"), f.add("green")
+			f.settled()
+			hc := &http.Client{Timeout: 10 * time.Second}
+			cookie := post(b, hc, red.http.URL, "", bytes.Repeat([]byte("x"), size.n))
+			nodes := []*farmNode{green, red}
+			var d []time.Duration
+			i := 0
+			for b.Loop() {
+				start := time.Now()
+				post(b, hc, nodes[i%2].http.URL, cookie, nil)
+				d = append(d, time.Since(start))
+				i++
+			}
+			reportQuantiles(b, d)
+		})
+	}
+}
+
+// BenchmarkProxy compares a request sent to its session's node with one
+// sent to the other node and proxied there (router policy proxy).
+func BenchmarkProxy(b *testing.B) {
+	f := newFarm(b)
+	f.policy = "proxy"
+	red, green := f.add("red"), f.add("green")
+	f.settled()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	cookie := post(b, hc, red.http.URL, "", nil)
+	for _, c := range []struct {
+		name string
+		via  *farmNode
+	}{{"direct", red}, {"proxied", green}} {
+		b.Run(c.name, func(b *testing.B) {
+			var d []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				post(b, hc, c.via.http.URL, cookie, nil)
+				d = append(d, time.Since(start))
+			}
+			reportQuantiles(b, d)
+		})
+	}
+}
+
+// discard is a reusable ResponseWriter, so that the local-hit benchmark
+// measures the session layer and not httptest's recorder.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkLocalHit compares a local hit (read and write) on a farm node
+// with the same on a single node: the farm must add nothing to it.
+func BenchmarkLocalHit(b *testing.B) {
+	handler := func(m *session.Manager) http.Handler {
+		return m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, err := session.From(r.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := s.GetInt("count")
+			if err := s.PutInt("count", n+1); err != nil {
+				b.Fatal(err)
+			}
+			w.Write(strconv.AppendInt(nil, int64(n+1), 10))
+		}))
+	}
+	run := func(b *testing.B, m *session.Manager) {
+		h := handler(m)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(rec.Result().Cookies()[0])
+		w := &discard{h: make(http.Header)}
+		b.ReportAllocs()
+		for b.Loop() {
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		}
+	}
+	b.Run("single", func(b *testing.B) {
+		opts := session.DefaultOptions()
+		opts.Store = memstore.New()
+		m, err := session.New(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close(b.Context())
+		run(b, m)
+	})
+	b.Run("farm", func(b *testing.B) {
+		f := newFarm(b)
+		red := f.add("red")
+		f.add("green")
+		f.settled()
+		run(b, red.mgr)
+	})
+}
