@@ -1,7 +1,9 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -80,6 +82,9 @@ type farm struct {
 	tweaks func(*session.Options)
 	// policy, if set, is the router policy: "proxy" or "redirect".
 	policy string
+	// serverTLS and clientTLS, if set, make the next node's peer
+	// transport mutual TLS.
+	serverTLS, clientTLS *tls.Config
 
 	// tables records every table any node adopted, by version, and
 	// conflicts every version adopted with two contents.
@@ -110,6 +115,8 @@ func (f *farm) add(name string) *farmNode {
 		Join:       seeds,
 		Partitions: 31,
 		Fast:       true,
+		ServerTLS:  f.serverTLS,
+		ClientTLS:  f.clientTLS,
 		OnTable: func(tb *cluster.Table) {
 			if prev, loaded := f.tables.LoadOrStore(tb.Version, slices.Clone(tb.Owners)); loaded && !slices.Equal(prev.([]string), tb.Owners) {
 				f.conflicts.Add(1)
@@ -144,6 +151,14 @@ func (f *farm) add(name string) *farmNode {
 		s, err := session.From(r.Context())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/invalidate" {
+			if err := s.Invalidate(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprint(w, 0)
 			return
 		}
 		// A body is a payload to keep in the session (benchmarks).
@@ -249,8 +264,10 @@ func (b *browser) incr(t *testing.T, fn *farmNode) int {
 	return n
 }
 
-func (b *browser) try(fn *farmNode) (int, error) {
-	req, _ := http.NewRequest("POST", fn.http.URL, nil)
+func (b *browser) try(fn *farmNode) (int, error) { return b.tryPath(fn, "/") }
+
+func (b *browser) tryPath(fn *farmNode, path string) (int, error) {
+	req, _ := http.NewRequest("POST", fn.http.URL+path, nil)
 	if b.cookie != "" {
 		req.Header.Set("Cookie", "WADISESSIONID="+b.cookie)
 	}
@@ -528,5 +545,68 @@ func TestProxyAndRedirect(t *testing.T) {
 				t.Fatalf("redirect %s to %q, want 307 to %s/cart?x=1", resp.Status, resp.Header.Get("Location"), red.http.URL)
 			}
 		})
+	}
+}
+
+// The directory holds one entry per live session, wherever it moved, and
+// none once the session is invalidated; a new session is registered at
+// once, so another node finds it on its first request.
+func TestDirectoryFollowsSessions(t *testing.T) {
+	f := newFarm(t)
+	red, green, blue := f.add("red"), f.add("green"), f.add("blue")
+	f.settled()
+	entries := func() int { return red.node.DirectorySize() + green.node.DirectorySize() + blue.node.DirectorySize() }
+	var bs []*browser
+	for i := range 20 {
+		b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+		b.incr(t, []*farmNode{red, green, blue}[i%3])
+		b.incr(t, []*farmNode{red, green, blue}[(i+1)%3])
+		bs = append(bs, b)
+	}
+	if got := entries(); got != len(bs) {
+		t.Fatalf("%d directory entries for %d sessions", got, len(bs))
+	}
+	for _, b := range bs {
+		if _, err := b.tryPath(blue, "/invalidate"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for entries() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d directory entries left after every session was invalidated", entries())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// An invalidated session never comes back: its old cookie starts anew.
+	if got := bs[0].incr(t, red); got != 1 {
+		t.Fatalf("an invalidated session came back with count %d", got)
+	}
+}
+
+// A peer that speaks garbage to the peer transport gets an error for that
+// connection; the farm goes on.
+func TestPeerGarbage(t *testing.T) {
+	f := newFarm(t)
+	red, green := f.add("red"), f.add("green")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	b.incr(t, red)
+	for _, junk := range [][]byte{
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+		bytes.Repeat([]byte{0xff}, 4096),
+		[]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x10\x01\x04\x00\x00\x00\x01garbage-garbage!"),
+	} {
+		c, err := net.DialTimeout("tcp", green.node.Members()[0].Peer, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		c.Write(junk)
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
+	if got := b.incr(t, green); got != 2 {
+		t.Fatalf("after garbage: count %d, want 2", got)
 	}
 }

@@ -173,3 +173,15 @@ func TestDecodeMember(t *testing.T) {
 		}
 	}
 }
+
+// Gossip keys rotate without a split: a member that already sends with the
+// new key and one that still sends with the old one understand each other
+// as long as each accepts the other's key.
+func TestMembershipKeyRotation(t *testing.T) {
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 16)
+	a, addrA, _ := startMember(t, member("a", 1), nil, [][]byte{k1, k2})
+	b, _, _ := startMember(t, member("b", 2), []string{addrA}, [][]byte{k2, k1})
+	for _, m := range []*Membership{a, b} {
+		eventually(t, m.Self().Name+" to see both", func() bool { return slices.Equal(names(m.Members()), []string{"a", "b"}) })
+	}
+}
