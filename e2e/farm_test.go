@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -418,6 +419,47 @@ func TestFarmLastNodeRestarts(t *testing.T) {
 	for i, c := range clients {
 		if got := c.incr(f.members[(i+2)%3].http); got != 3 {
 			t.Fatalf("client %d after the farm restarted: count %d, want 3", i, got)
+		}
+	}
+}
+
+// `wadi members` lists the farm; `wadi drain` hands a member's sessions
+// over with a progress bar and the member leaves and exits.
+func TestFarmMembersAndDrainCommands(t *testing.T) {
+	f := newE2EFarm(t, 3, "", "")
+	red := f.members[0]
+	var clients []*client
+	for range 10 {
+		c := newClient(t)
+		c.incr(red.http)
+		clients = append(clients, c)
+	}
+	out, err := exec.Command(wadiBin, "members", "-admin", red.admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wadi members: %v\n%s", err, out)
+	}
+	for _, want := range []string{"NAME", "red", "green", "blue", "alive", red.http} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("wadi members lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(wadiBin, "drain", "-admin", red.admin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wadi drain: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "drained: 10 sessions handed over") {
+		t.Fatalf("wadi drain said:\n%s", out)
+	}
+	select {
+	case <-red.proc.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("red did not exit after the drain")
+	}
+	red.last, red.proc = red.proc, nil
+	f.settle()
+	for i, c := range clients {
+		if got := c.incr(f.members[1+i%2].http); got != 2 {
+			t.Fatalf("client %d after the drain: count %d, want 2", i, got)
 		}
 	}
 }

@@ -97,20 +97,29 @@ func drainCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wadi drain: %v\n", err)
 		return 1
 	}
-	bar := progressbar.NewOptions(-1,
-		progressbar.OptionSetWriter(stdout),
-		progressbar.OptionSetDescription("handing sessions over"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionClearOnFinish(),
-	)
+	// Made once the total is known: a bar of unknown length animates from
+	// a goroutine of its own that races with updates.
+	var bar *progressbar.ProgressBar
+	finish := func() {
+		if bar != nil {
+			_ = bar.Finish()
+		}
+	}
 	for {
 		if st.Total > 0 {
-			bar.ChangeMax(st.Total)
+			if bar == nil {
+				bar = progressbar.NewOptions(st.Total,
+					progressbar.OptionSetWriter(stdout),
+					progressbar.OptionSetDescription("handing sessions over"),
+					progressbar.OptionShowCount(),
+					progressbar.OptionSetWidth(30),
+				)
+			}
 			_ = bar.Set(st.Moved)
 		}
 		if st.State == "left" {
-			_ = bar.Finish()
+			finish()
+			fmt.Fprintln(stdout)
 			if st.Error != "" {
 				fmt.Fprintf(stderr, "wadi drain: the node left, but: %s\n", st.Error)
 				return 1
@@ -126,7 +135,7 @@ func drainCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		if err := adminDo(ctx, "GET", *addr, "/v1/drain", &st); err != nil {
 			// The admin API is the last thing a leaving node stops.
-			_ = bar.Finish()
+			finish()
 			fmt.Fprintf(stdout, "the node has stopped (%d of %d sessions handed over when last seen)\n", st.Moved, st.Total)
 			return 0
 		}

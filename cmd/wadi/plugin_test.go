@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/wadi-go/wadi/core/pluginhost"
+	"github.com/wadi-go/wadi/internal/testservers"
 	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk"
 	"github.com/wadi-go/wadi/sdk/base"
@@ -46,7 +49,8 @@ type buildError struct {
 func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + string(e.out) }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	// Run stops the Redis and PostgreSQL servers the store kits started.
+	code := testservers.Run(m)
 	if bin, err := wadiBinary(); err == nil {
 		os.RemoveAll(filepath.Dir(bin))
 	}
@@ -73,15 +77,45 @@ var outOfProcessConfigs = map[string]plugintest.Configs{
 		Valid:   [][]byte{[]byte(`{"path":"sessions.db"}`)},
 		Invalid: [][]byte{[]byte(`{"path":""}`)},
 	},
+	// Accepted with no server there: a node starts while its store is down.
+	"store/postgres": {
+		Valid:   [][]byte{[]byte(`{"dsn":"postgres://wadi@127.0.0.1:1/wadi?sslmode=disable","table":"wadi_sessions","max_conns":4,"timeout":"5s"}`)},
+		Invalid: [][]byte{[]byte(`{"dsn":"postgres://127.0.0.1:1/wadi","table":"a-b","max_conns":4,"timeout":"5s"}`)},
+	},
+	"store/redis": {
+		Valid:   [][]byte{[]byte(`{"address":"127.0.0.1:1","url":null,"username":null,"password":null,"database":0,"key_prefix":"wadi:session:","tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`)},
+		Invalid: [][]byte{[]byte(`{"address":null,"url":null,"username":null,"password":null,"database":0,"key_prefix":"wadi:session:","tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`)},
+	},
+	"codec/aesgcm": {
+		Valid:   [][]byte{[]byte(`{"keys":{"k2":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","k1":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},"primary":"k2","key_file":null}`)},
+		Invalid: [][]byte{[]byte(`{"keys":{"k1":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},"primary":"k0","key_file":null}`)},
+	},
+	"codec/gzip":      {Valid: [][]byte{[]byte(`{"level":6}`)}, Invalid: [][]byte{[]byte(`{"level":10}`)}},
+	"codec/s2":        {Valid: [][]byte{[]byte(`{"level":"default"}`)}, Invalid: [][]byte{[]byte(`{"level":"fastest"}`)}},
+	"codec/zstd":      {Valid: [][]byte{[]byte(`{"level":"default"}`)}, Invalid: [][]byte{[]byte(`{"level":"max"}`)}},
 	"store/memory":    {Valid: [][]byte{[]byte(`{}`)}},
 	"router/jvmroute": {Valid: [][]byte{[]byte(`{"policy":"redirect","separator":".","route_header":"X-Route"}`)}},
 	"router/cookie":   {Valid: [][]byte{[]byte(`{"policy":"migrate","cookie_name":"SERVERID","route_header":null}`)}},
 	"router/none":     {Valid: [][]byte{[]byte(`{"policy":"proxy"}`)}},
 }
 
+// serverStores give the stores that need a server a fresh configuration
+// per store test, against a server the test starts: their
+// outOfProcessConfigs name no server, and the store kit needs an empty
+// store each time.
+var serverStores = map[string]func(t *testing.T) []byte{
+	"store/postgres": func(t *testing.T) []byte {
+		return fmt.Appendf(nil, `{"dsn":%q,"table":"wadi_sessions","max_conns":4,"timeout":"5s"}`, testservers.StartPostgres(t))
+	},
+	"store/redis": func(t *testing.T) []byte {
+		return fmt.Appendf(nil, `{"address":%q,"url":null,"username":null,"password":null,"database":0,"key_prefix":%q,`+
+			`"tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`, testservers.StartRedis(t), "test:"+rand.Text()+":")
+	},
+}
+
 // unauthenticated names the codecs that cannot detect every change to
 // their output (plain compression).
-var unauthenticated = map[string]bool{}
+var unauthenticated = map[string]bool{"codec/gzip": true, "codec/s2": true, "codec/zstd": true}
 
 // Every builtin runs out of process as `wadi plugin serve KIND/NAME` and
 // passes the same conformance kits there as in process: the base kit
@@ -104,7 +138,11 @@ func TestBuiltinsOutOfProcess(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				node := base.Node{Name: "red", DataDir: t.TempDir()}
-				s, err := pluginhost.Start(ctx, spec, b.Kind, cfgs.Valid[0], node, pluginhost.Options{})
+				cfg := cfgs.Valid[0]
+				if fresh, ok := serverStores[ref]; ok {
+					cfg = fresh(t)
+				}
+				s, err := pluginhost.Start(ctx, spec, b.Kind, cfg, node, pluginhost.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}

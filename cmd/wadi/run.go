@@ -99,6 +99,11 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	opts.Routing = strats.routing
 	var node *cluster.Node
 	if cfg.Cluster != nil {
+		if cfg.Store == nil || cfg.Store.Plugin == nil && (cfg.Store.Name == "file" || cfg.Store.Name == "memory") {
+			// Sessions evicted here, or written out by the farm's last
+			// node, can be read back only by this node.
+			log.Warn("the store is local to this node; a farm needs a shared store (redis, postgres, or a plugin) so that any member can load an evicted session")
+		}
 		if node, err = startFarm(cfg, log); err != nil {
 			return err
 		}
