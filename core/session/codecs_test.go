@@ -82,18 +82,6 @@ func (c *tagCodec) Decode(_ context.Context, data []byte) ([]byte, error) {
 	return bytes.Clone(body), nil
 }
 
-// evictAndReload evicts every session of h, then reads id back.
-func evictAndReload(t *testing.T, h *harness, id string) (string, bool) {
-	t.Helper()
-	if _, err := h.m.evictAll(context.Background(), h.m.sessions(), false); err != nil {
-		t.Fatal(err)
-	}
-	if h.m.Len() != 0 {
-		t.Fatal("sessions stayed in memory")
-	}
-	return h.get(t, id, "k")
-}
-
 func TestCodecChainRoundTrip(t *testing.T) {
 	tag := &tagCodec{key: []byte("k1")}
 	h := newHarness(t, func(o *Options) {

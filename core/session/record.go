@@ -145,7 +145,10 @@ func (d *decoder) uvarint(what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	// An over-long encoding (0x81 0x00 for 1) is not one this package
+	// writes: a record has one encoding, so tampering cannot hide in it.
+	var buf [binary.MaxVarintLen64]byte
+	if n <= 0 || n != binary.PutUvarint(buf[:], v) {
 		d.fail("bad %s", what)
 		return 0
 	}
@@ -158,7 +161,8 @@ func (d *decoder) varint(what string) int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	var buf [binary.MaxVarintLen64]byte
+	if n <= 0 || n != binary.PutVarint(buf[:], v) {
 		d.fail("bad %s", what)
 		return 0
 	}
