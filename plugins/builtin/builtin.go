@@ -8,8 +8,12 @@ import (
 	"context"
 	"slices"
 
+	"github.com/wadi-go/wadi/plugins/builtin/aesgcm"
+	"github.com/wadi-go/wadi/plugins/builtin/compress"
 	"github.com/wadi-go/wadi/plugins/builtin/filestore"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/plugins/builtin/pgstore"
+	"github.com/wadi-go/wadi/plugins/builtin/redisstore"
 	"github.com/wadi-go/wadi/plugins/builtin/routers"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
@@ -42,6 +46,36 @@ func All() []Builtin {
 			Kind: base.KindStore, Name: "memory",
 			Doc: "in memory, lost when the node stops; for tests and throwaway nodes",
 			New: func() base.Plugin { return memstore.New() },
+		},
+		{
+			Kind: base.KindStore, Name: "postgres",
+			Doc: "a PostgreSQL table shared by the farm, created and migrated on first use",
+			New: func() base.Plugin { return pgstore.NewPlugin() },
+		},
+		{
+			Kind: base.KindStore, Name: "redis",
+			Doc: "a Redis server shared by the farm; records expire by Redis TTLs",
+			New: func() base.Plugin { return redisstore.NewPlugin() },
+		},
+		{
+			Kind: base.KindCodec, Name: "aesgcm",
+			Doc: "AES-256-GCM encryption with a key ring for rotation",
+			New: func() base.Plugin { return aesgcm.New() },
+		},
+		{
+			Kind: base.KindCodec, Name: "gzip",
+			Doc: "gzip compression, level 1-9",
+			New: func() base.Plugin { return compress.NewGzip() },
+		},
+		{
+			Kind: base.KindCodec, Name: "s2",
+			Doc: "S2 compression: the fastest, the least compact",
+			New: func() base.Plugin { return compress.NewS2() },
+		},
+		{
+			Kind: base.KindCodec, Name: "zstd",
+			Doc: "Zstandard compression: compact and fast",
+			New: func() base.Plugin { return compress.NewZstd() },
 		},
 		{
 			Kind: base.KindRouter, Name: "jvmroute",

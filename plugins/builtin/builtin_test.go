@@ -49,6 +49,53 @@ var validConfigs = map[string]plugintest.Configs{
 	"store/memory": {
 		Valid: [][]byte{[]byte(`{}`)},
 	},
+	// The server stores take a configuration without reaching the server
+	// (none runs here): a node starts while its store is down.
+	"store/postgres": {
+		Valid: [][]byte{
+			[]byte(`{"dsn":"postgres://wadi@127.0.0.1:1/wadi?sslmode=disable","table":"wadi_sessions","max_conns":4,"timeout":"5s"}`),
+			[]byte(`{"dsn":"host=db.example user=wadi dbname=wadi","table":"other","max_conns":1,"timeout":"1s"}`),
+		},
+		Invalid: [][]byte{
+			[]byte(`{"dsn":null,"table":"wadi_sessions","max_conns":4,"timeout":"5s"}`),
+			[]byte(`{"dsn":"postgres://127.0.0.1:1/wadi","table":"a-b","max_conns":4,"timeout":"5s"}`),
+			[]byte(`{"dsn":"postgres://127.0.0.1:1/wadi","table":"wadi_sessions","max_conns":0,"timeout":"5s"}`),
+		},
+	},
+	"store/redis": {
+		Valid: [][]byte{
+			[]byte(`{"address":"127.0.0.1:1","url":null,"username":null,"password":null,"database":0,"key_prefix":"wadi:session:","tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`),
+			[]byte(`{"address":null,"url":"rediss://cache.example:6380/1","username":"wadi","password":"pw","database":0,"key_prefix":"w:","tls":false,"tls_ca_file":null,"tls_server_name":"cache.example","timeout":"1s"}`),
+		},
+		Invalid: [][]byte{
+			[]byte(`{"address":null,"url":null,"username":null,"password":null,"database":0,"key_prefix":"wadi:session:","tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`),
+			[]byte(`{"address":"127.0.0.1:1","url":"redis://127.0.0.1:1","username":null,"password":null,"database":0,"key_prefix":"wadi:session:","tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`),
+			[]byte(`{"address":"127.0.0.1:1","url":null,"username":null,"password":null,"database":0.5,"key_prefix":"wadi:session:","tls":false,"tls_ca_file":null,"tls_server_name":null,"timeout":"5s"}`),
+		},
+	},
+	"codec/aesgcm": {
+		Valid: [][]byte{
+			[]byte(`{"keys":{"k1":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},"primary":"k1","key_file":null}`),
+			[]byte(`{"keys":{"k2":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","k1":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},"primary":"k2","key_file":null}`),
+		},
+		Invalid: [][]byte{
+			[]byte(`{"keys":{"k1":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"},"primary":"k0","key_file":null}`),
+			[]byte(`{"keys":{"k1":"0011"},"primary":"k1","key_file":null}`),
+			[]byte(`{"keys":null,"primary":"k1","key_file":null}`),
+		},
+	},
+	"codec/gzip": {
+		Valid:   [][]byte{[]byte(`{"level":6}`), []byte(`{"level":1}`), []byte(`{"level":9}`)},
+		Invalid: [][]byte{[]byte(`{"level":0}`), []byte(`{"level":10}`), []byte(`{"level":2.5}`)},
+	},
+	"codec/s2": {
+		Valid:   [][]byte{[]byte(`{"level":"default"}`), []byte(`{"level":"best"}`)},
+		Invalid: [][]byte{[]byte(`{"level":"fastest"}`)},
+	},
+	"codec/zstd": {
+		Valid:   [][]byte{[]byte(`{"level":"default"}`), []byte(`{"level":"fastest"}`), []byte(`{"level":"best"}`)},
+		Invalid: [][]byte{[]byte(`{"level":"max"}`), []byte(`{"level":3}`)},
+	},
 	"router/jvmroute": {
 		Valid:   [][]byte{[]byte(`{"policy":"migrate","separator":".","route_header":null}`)},
 		Invalid: [][]byte{[]byte(`{"policy":"migrate","separator":"-","route_header":null}`)},
