@@ -39,10 +39,12 @@ func newE2EFarm(t *testing.T, n int, sessionExtra, routerBlock string) *e2eFarm 
 	dir := t.TempDir()
 	sqlite, _ := buildExample(t, dir, "sqlitestore")
 	f := &e2eFarm{t: t, dir: dir}
+	addrs := freeAddrs(t, 4*n)
 	for i := range n {
+		a := addrs[4*i:]
 		m := &member{
 			name: []string{"red", "green", "blue", "white", "black"}[i],
-			http: freeAddr(t), admin: freeAddr(t), gossip: freeUDPAddr(t), peer: freeAddr(t),
+			http: a[0], admin: a[1], gossip: a[2], peer: a[3],
 		}
 		f.members = append(f.members, m)
 	}
@@ -273,7 +275,7 @@ func TestFarmRollingRestart(t *testing.T) {
 					return
 				}
 				if got != k {
-					errs <- fmt.Errorf("client %d increment %d on %s: count %d", i, k, m.name, got)
+					errs <- fmt.Errorf("client %d increment %d on %s: count %d (session %s)", i, k, m.name, got, c.cookie.Value[:8])
 					return
 				}
 				if c.lastCookie != nil {
@@ -321,7 +323,7 @@ func TestFarmRollingRestart(t *testing.T) {
 // holder.
 func TestFarmBehindHAProxy(t *testing.T) {
 	f := newE2EFarm(t, 3, "", `router "jvmroute" {}`)
-	lb := freeAddr(t)
+	lb := freeAddrs(t, 1)[0]
 	var backend strings.Builder
 	for _, m := range f.members {
 		fmt.Fprintf(&backend, "  use-server %s if { req.cook(WADISESSIONID) -m end .%s }\n", m.name, m.name)

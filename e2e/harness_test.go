@@ -304,22 +304,6 @@ func containsAll(s string, subs ...string) bool {
 	return true
 }
 
-// freeUDPAddr returns a loopback address free for TCP and UDP a moment
-// ago, for gossip, which binds both.
-func freeUDPAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		addr := freeAddr(t)
-		pc, err := net.ListenPacket("udp", addr)
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP")
-	return ""
-}
-
 // getJSON GETs url and decodes its JSON answer into v.
 func getJSON(url string, v any) error {
 	hc := &http.Client{Timeout: 5 * time.Second}
@@ -332,4 +316,32 @@ func getJSON(url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// freeAddrs returns n distinct loopback addresses, each free for TCP and
+// UDP a moment ago: all are held open until all are found, so that none is
+// handed out twice.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	var out []string
+	for len(out) < n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ln)
+		pc, err := net.ListenPacket("udp", ln.Addr().String())
+		if err != nil {
+			continue // its UDP twin is taken: try another
+		}
+		held = append(held, pc)
+		out = append(out, ln.Addr().String())
+	}
+	return out
 }

@@ -51,6 +51,7 @@ func (n *Node) ask(ctx context.Context, id string, call func(ctx context.Context
 			}
 		}
 		if time.Now().After(deadline) {
+			n.log.Warn("directory did not answer in time", "session", logID(id), "waited", n.directoryWait(), "last", last)
 			return nil, fmt.Errorf("%w: %v", ErrUndecided, last)
 		}
 		select {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -265,6 +266,7 @@ func (n *Node) coordinate(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		changed := n.ms.Changed()
+		n.dropDepartedConns()
 		n.coordinateOnce(ctx)
 		select {
 		case <-ctx.Done():
@@ -369,8 +371,13 @@ func (n *Node) reportTable(ctx context.Context, t *Table, ids []string) error {
 	for owner, entries := range by {
 		req := &peerpb.RegisterRequest{Version: versionPB(t.Version), Entries: entries, Mode: peerpb.Mode_MODE_REPORT, From: n.self}
 		reply, err := n.register(ctx, owner, req)
-		if err == nil && reply.Stale != nil {
+		switch {
+		case err != nil:
+		case reply.Stale != nil:
 			err = fmt.Errorf("%s holds table %v", owner, fromPBVersion(reply.Stale.Version))
+		case reply.Incomplete:
+			// It has no table yet, so it did not take the report.
+			err = fmt.Errorf("%s has no partition table yet", owner)
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -439,12 +446,37 @@ func (n *Node) client(addr string) (peerpb.PeerClient, error) {
 		creds = credentials.NewTLS(n.cfg.ClientTLS)
 	}
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessage), grpc.MaxCallSendMsgSize(maxMessage)),
+		// gRPC's default backoff grows to two minutes, failing every call
+		// fast meanwhile: a peer that restarts on its address must be
+		// reachable again within a second.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to %s: %w", addr, err)
 	}
 	n.conns[addr] = cc
 	return peerpb.NewPeerClient(cc), nil
+}
+
+// dropDepartedConns closes the connections to addresses no member has
+// any more: a member that comes back on its address gets a fresh one, not
+// one stuck in a reconnect backoff.
+func (n *Node) dropDepartedConns() {
+	live := make(map[string]bool)
+	for _, m := range n.ms.Members() {
+		live[m.Peer] = true
+	}
+	n.connsMu.Lock()
+	defer n.connsMu.Unlock()
+	for addr, cc := range n.conns {
+		if !live[addr] {
+			_ = cc.Close()
+			delete(n.conns, addr)
+		}
+	}
 }
 
 // clientOf returns a connection to the alive member of the name.
