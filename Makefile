@@ -77,7 +77,15 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) ./core/session
 	$(GO) test -run '^$$' -fuzz FuzzCookieHeader -fuzztime $(FUZZTIME) ./core/session
+	$(GO) test -run '^$$' -fuzz FuzzParseChain -fuzztime $(FUZZTIME) ./core/session
+	$(GO) test -run '^$$' -fuzz FuzzRouteToken -fuzztime $(FUZZTIME) ./core/session
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime $(FUZZTIME) ./plugins/builtin/filestore
+	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime $(FUZZTIME) ./plugins/builtin/redisstore
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/builtin/aesgcm
+	$(GO) test -run '^$$' -fuzz FuzzDecodeGzip -fuzztime $(FUZZTIME) ./plugins/builtin/compress
+	$(GO) test -run '^$$' -fuzz FuzzDecodeZstd -fuzztime $(FUZZTIME) ./plugins/builtin/compress
+	$(GO) test -run '^$$' -fuzz FuzzDecodeS2 -fuzztime $(FUZZTIME) ./plugins/builtin/compress
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/examples/sealcodec
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./config
 
 clean:
