@@ -336,6 +336,10 @@ func TestConcurrentFetch(t *testing.T) {
 	if failed.Load() > 0 {
 		t.Fatalf("%d of %d concurrent requests failed", failed.Load(), n)
 	}
+	// One fetch for all of them: red handed the session over once.
+	if got := red.node.HandedOver(); got != 1 {
+		t.Fatalf("red handed the session over %d times for %d concurrent requests on green", got, n)
+	}
 	if got := b.incr(t, red); got != n+2 {
 		t.Fatalf("count %d after %d increments, want %d", got, n+2, n+2)
 	}

@@ -109,6 +109,8 @@ type Node struct {
 	unclaimed map[string]bool      // claims that failed, retried
 
 	handoffs atomic.Int64 // spreads a leave's batches over the members
+	// handedOver counts sessions this node handed to a requester.
+	handedOver atomic.Int64
 
 	reportNeeded chan struct{}
 	stop         context.CancelFunc
@@ -221,6 +223,10 @@ func (n *Node) Members() []Member { return n.ms.Members() }
 
 // Table returns the partition table this node holds, nil before the first.
 func (n *Node) Table() *Table { return n.table.Load() }
+
+// HandedOver is how many sessions this node has handed to other members
+// that asked for them (migrations out).
+func (n *Node) HandedOver() int64 { return n.handedOver.Load() }
 
 // DirectorySize is how many directory entries this node keeps.
 func (n *Node) DirectorySize() int { return n.dir.size() }

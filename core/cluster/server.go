@@ -154,6 +154,7 @@ func (s *server) settle(id, to string, commit bool, why string) bool {
 	n.handMu.Unlock()
 	if commit {
 		h.commit()
+		n.handedOver.Add(1)
 		n.log.Debug("session handed over", "session", logID(id), "to", to)
 	} else {
 		h.abort()
