@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
+	"github.com/wadi-go/wadi/plugins/builtin/internal/swap"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
 	"github.com/wadi-go/wadi/sdk/store"
@@ -22,13 +21,12 @@ var errNotConfigured = errors.New("filestore: not configured")
 // Plugin is the file store as a strategy: it has no file until Configure
 // names one, the way the host configures every strategy, builtin or not.
 type Plugin struct {
-	mu   sync.RWMutex
-	st   *Store
-	path string
+	swap.Store[*Store]
+	path string // of the current store; guarded by its lock
 }
 
 // NewPlugin returns an unconfigured file store.
-func NewPlugin() *Plugin { return &Plugin{} }
+func NewPlugin() *Plugin { return &Plugin{Store: swap.New[*Store](errNotConfigured)} }
 
 // Info implements base.Plugin.
 func (p *Plugin) Info(context.Context) (base.Info, error) {
@@ -49,82 +47,23 @@ func (p *Plugin) Configure(ctx context.Context, config []byte, node base.Node) e
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.st != nil && p.path == path {
+	p.Lock()
+	defer p.Unlock()
+	cur, ok := p.Current()
+	if ok && p.path == path {
 		return nil
 	}
 	st, err := Open(path, Options{})
 	if err != nil {
 		return err
 	}
-	if p.st != nil {
-		if err := p.st.Close(); err != nil {
+	if ok {
+		if err := cur.Close(); err != nil {
 			_ = st.Close()
 			return fmt.Errorf("filestore: closing %s: %w", p.path, err)
 		}
 	}
-	p.st, p.path = st, path
+	p.Replace(st)
+	p.path = path
 	return nil
-}
-
-func (p *Plugin) store() (*Store, func(), error) {
-	p.mu.RLock()
-	if p.st == nil {
-		p.mu.RUnlock()
-		return nil, nil, errNotConfigured
-	}
-	return p.st, p.mu.RUnlock, nil
-}
-
-// Save implements store.Store.
-func (p *Plugin) Save(ctx context.Context, recs []store.Record) error {
-	st, done, err := p.store()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return st.Save(ctx, recs)
-}
-
-// Load implements store.Store.
-func (p *Plugin) Load(ctx context.Context, id string) (store.Record, error) {
-	st, done, err := p.store()
-	if err != nil {
-		return store.Record{}, err
-	}
-	defer done()
-	return st.Load(ctx, id)
-}
-
-// Delete implements store.Store.
-func (p *Plugin) Delete(ctx context.Context, ids []string) error {
-	st, done, err := p.store()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return st.Delete(ctx, ids)
-}
-
-// DeleteExpired implements store.Store.
-func (p *Plugin) DeleteExpired(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	st, done, err := p.store()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return st.DeleteExpired(ctx, before, limit)
-}
-
-// Close implements store.Store. An unconfigured plugin closes trivially.
-func (p *Plugin) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.st == nil {
-		return nil
-	}
-	err := p.st.Close()
-	p.st = nil
-	return err
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
+	"github.com/wadi-go/wadi/plugins/builtin/internal/swap"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
 	"github.com/wadi-go/wadi/sdk/store"
@@ -29,13 +28,12 @@ var errNotConfigured = errors.New("pgstore: not configured")
 // within the block's timeout, and the host retries them; the first that
 // reaches the server creates or migrates the table.
 type Plugin struct {
-	mu  sync.RWMutex
-	st  *Store
-	cur settings
+	swap.Store[*Store]
+	cur settings // of the current store; guarded by its lock
 }
 
 // NewPlugin returns an unconfigured PostgreSQL store.
-func NewPlugin() *Plugin { return &Plugin{} }
+func NewPlugin() *Plugin { return &Plugin{Store: swap.New[*Store](errNotConfigured)} }
 
 // Info implements base.Plugin.
 func (p *Plugin) Info(context.Context) (base.Info, error) {
@@ -56,18 +54,18 @@ func (p *Plugin) Configure(ctx context.Context, config []byte, _ base.Node) erro
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.st != nil && p.cur == s {
+	p.Lock()
+	defer p.Unlock()
+	if _, ok := p.Current(); ok && p.cur == s {
 		return nil
 	}
 	st, err := newStore(s, pc)
 	if err != nil {
 		return err
 	}
-	old := p.st
-	p.st, p.cur = st, s
-	if old != nil {
+	old, had := p.Replace(st)
+	p.cur = s
+	if had {
 		// The new block is in force either way; a pool that failed to
 		// close is worth reporting, not worth refusing the block for.
 		if err := old.Close(); err != nil {
@@ -75,67 +73,4 @@ func (p *Plugin) Configure(ctx context.Context, config []byte, _ base.Node) erro
 		}
 	}
 	return nil
-}
-
-// store returns the configured store, read-locked until done is called, so
-// that Configure and Close wait for the calls in flight.
-func (p *Plugin) store() (*Store, func(), error) {
-	p.mu.RLock()
-	if p.st == nil {
-		p.mu.RUnlock()
-		return nil, nil, errNotConfigured
-	}
-	return p.st, p.mu.RUnlock, nil
-}
-
-// Save implements store.Store.
-func (p *Plugin) Save(ctx context.Context, recs []store.Record) error {
-	st, done, err := p.store()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return st.Save(ctx, recs)
-}
-
-// Load implements store.Store.
-func (p *Plugin) Load(ctx context.Context, id string) (store.Record, error) {
-	st, done, err := p.store()
-	if err != nil {
-		return store.Record{}, err
-	}
-	defer done()
-	return st.Load(ctx, id)
-}
-
-// Delete implements store.Store.
-func (p *Plugin) Delete(ctx context.Context, ids []string) error {
-	st, done, err := p.store()
-	if err != nil {
-		return err
-	}
-	defer done()
-	return st.Delete(ctx, ids)
-}
-
-// DeleteExpired implements store.Store.
-func (p *Plugin) DeleteExpired(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	st, done, err := p.store()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return st.DeleteExpired(ctx, before, limit)
-}
-
-// Close implements store.Store. An unconfigured plugin closes trivially.
-func (p *Plugin) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.st == nil {
-		return nil
-	}
-	err := p.st.Close()
-	p.st = nil
-	return err
 }

@@ -54,14 +54,16 @@ func TestPluginLifecycle(t *testing.T) {
 	if err := p.Configure(ctx, first, base.Node{}); err != nil {
 		t.Fatal(err)
 	}
-	st := p.st
+	st, _ := p.Current()
 	rec := store.Record{ID: "x", Expires: time.Now().Add(time.Hour), Data: []byte("v")}
 	if err := p.Save(ctx, []store.Record{rec}); err != nil {
 		t.Fatal(err)
 	}
 	// The same block keeps the pool; a bad one changes nothing.
-	if err := p.Configure(ctx, first, base.Node{}); err != nil || p.st != st {
-		t.Fatalf("Configure with the same block: %v, pool replaced: %v", err, p.st != st)
+	err := p.Configure(ctx, first, base.Node{})
+	now, _ := p.Current()
+	if err != nil || now != st {
+		t.Fatalf("Configure with the same block: %v, pool replaced: %v", err, now != st)
 	}
 	if err := p.Configure(ctx, blockJSON(t, map[string]any{"dsn": dsn, "table": "no-dashes"}), base.Node{}); err == nil {
 		t.Fatal("a table that is not an identifier accepted")

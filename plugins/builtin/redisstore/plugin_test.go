@@ -57,14 +57,16 @@ func TestPluginLifecycle(t *testing.T) {
 	if err := p.Configure(ctx, first, base.Node{}); err != nil {
 		t.Fatal(err)
 	}
-	st := p.st
+	st, _ := p.Current()
 	rec := store.Record{ID: "x", Expires: time.Now().Add(time.Hour), Data: []byte("v")}
 	if err := p.Save(ctx, []store.Record{rec}); err != nil {
 		t.Fatal(err)
 	}
 	// The same block keeps the client; a bad one changes nothing.
-	if err := p.Configure(ctx, first, base.Node{}); err != nil || p.st != st {
-		t.Fatalf("Configure with the same block: %v, client replaced: %v", err, p.st != st)
+	err := p.Configure(ctx, first, base.Node{})
+	now, _ := p.Current()
+	if err != nil || now != st {
+		t.Fatalf("Configure with the same block: %v, client replaced: %v", err, now != st)
 	}
 	if err := p.Configure(ctx, blockJSON(t, map[string]any{"address": addr, "url": "redis://" + addr}), base.Node{}); err == nil {
 		t.Fatal("address and url both accepted")
