@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/wadi-go/wadi/plugins/builtin/internal/storebench"
 	"github.com/wadi-go/wadi/sdk/plugintest"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -390,110 +390,11 @@ func FuzzDecodeValue(f *testing.F) {
 	})
 }
 
-// latencies collects per-operation durations and reports their percentiles
-// alongside ns/op.
-type latencies []time.Duration
+// The benchmarks shared by the builtin stores, against this one.
+func BenchmarkSave(b *testing.B) { storebench.Save(b, openFilestore) }
 
-func (l latencies) report(b *testing.B) {
-	if len(l) == 0 {
-		return
-	}
-	slices.Sort(l)
-	at := func(p float64) float64 {
-		return float64(l[sort.Search(len(l), func(i int) bool { return float64(i+1) >= p*float64(len(l)) })])
-	}
-	b.ReportMetric(at(0.50), "p50-ns")
-	b.ReportMetric(at(0.99), "p99-ns")
-}
+func BenchmarkSaveBatch(b *testing.B) { storebench.SaveBatch(b, openFilestore) }
 
-var sizes = []struct {
-	name string
-	n    int
-}{{"1KiB", 1 << 10}, {"16KiB", 16 << 10}}
+func BenchmarkLoad(b *testing.B) { storebench.Load(b, openFilestore) }
 
-func BenchmarkSave(b *testing.B) {
-	for _, sz := range sizes {
-		b.Run(sz.name, func(b *testing.B) {
-			s, _ := openTemp(b)
-			defer s.Close()
-			ctx := context.Background()
-			data := bytes.Repeat([]byte{0xa5}, sz.n)
-			exp := time.Now().Add(time.Hour)
-			lat := make(latencies, 0, 1024)
-			b.SetBytes(int64(sz.n))
-			i := 0
-			for b.Loop() {
-				// Cycle through a working set of ids, so that most saves
-				// replace a record, as evictions of live sessions do.
-				rec := store.Record{ID: fmt.Sprintf("session-%04d", i%1000), Expires: exp, Data: data}
-				i++
-				start := time.Now()
-				if err := s.Save(ctx, []store.Record{rec}); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(start))
-			}
-			lat.report(b)
-		})
-	}
-}
-
-func BenchmarkSaveBatch(b *testing.B) {
-	const batch, size = 100, 1 << 10
-	s, _ := openTemp(b)
-	defer s.Close()
-	ctx := context.Background()
-	data := bytes.Repeat([]byte{0xa5}, size)
-	exp := time.Now().Add(time.Hour)
-	recs := make([]store.Record, batch)
-	lat := make(latencies, 0, 1024)
-	b.SetBytes(batch * size)
-	i := 0
-	for b.Loop() {
-		for j := range recs {
-			recs[j] = store.Record{ID: fmt.Sprintf("session-%05d", (i*batch+j)%10000), Expires: exp, Data: data}
-		}
-		i++
-		start := time.Now()
-		if err := s.Save(ctx, recs); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	lat.report(b)
-}
-
-func BenchmarkLoad(b *testing.B) {
-	for _, sz := range sizes {
-		b.Run(sz.name, func(b *testing.B) {
-			const n = 1000
-			s, _ := openTemp(b)
-			defer s.Close()
-			ctx := context.Background()
-			data := bytes.Repeat([]byte{0xa5}, sz.n)
-			exp := time.Now().Add(time.Hour)
-			recs := make([]store.Record, n)
-			ids := make([]string, n)
-			for i := range recs {
-				ids[i] = fmt.Sprintf("session-%04d", i)
-				recs[i] = store.Record{ID: ids[i], Expires: exp, Data: data}
-			}
-			if err := s.Save(ctx, recs); err != nil {
-				b.Fatal(err)
-			}
-			lat := make(latencies, 0, 1024)
-			b.SetBytes(int64(sz.n))
-			i := 0
-			for b.Loop() {
-				start := time.Now()
-				rec, err := s.Load(ctx, ids[i%n])
-				lat = append(lat, time.Since(start))
-				if err != nil || len(rec.Data) != sz.n {
-					b.Fatalf("Load: %d bytes, %v", len(rec.Data), err)
-				}
-				i++
-			}
-			lat.report(b)
-		})
-	}
-}
+var openFilestore storebench.Open = func(tb testing.TB) store.Store { s, _ := openTemp(tb); return s }
