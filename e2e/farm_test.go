@@ -382,8 +382,9 @@ backend be
 			b.node = "" // it must move, then stick to its new node
 		}
 	}
+	// No wait for HAProxy's health check: a connection refused by the
+	// stopped node is redispatched (option redispatch), as in production.
 	f.stop(victim, syscall.SIGTERM)
-	time.Sleep(500 * time.Millisecond) // HAProxy's health check marks it down
 	for _, b := range browsers {
 		if b.node == "" {
 			v := b.c.do(context.Background(), "POST", "http://"+lb+"/api/incr")

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+	"github.com/wadi-go/wadi/core/session"
 )
 
 // server answers the peer protocol. Everything in a request comes from
@@ -34,7 +35,7 @@ func (s *server) Register(_ context.Context, req *peerpb.RegisterRequest) (*peer
 	}
 	entries := make(map[string]string, len(req.GetEntries()))
 	for _, e := range req.GetEntries() {
-		if !validID(e.GetId()) || e.GetHolder() == "" {
+		if !session.ValidID(e.GetId()) || e.GetHolder() == "" {
 			return nil, status.Errorf(codes.InvalidArgument, "register: bad entry %q", logID(e.GetId()))
 		}
 		entries[e.GetId()] = e.GetHolder()
@@ -52,7 +53,7 @@ func (s *server) Remove(_ context.Context, req *peerpb.RemoveRequest) (*peerpb.D
 }
 
 func (s *server) Lookup(_ context.Context, req *peerpb.LookupRequest) (*peerpb.DirReply, error) {
-	if req.GetVersion() == nil || !validID(req.GetId()) {
+	if req.GetVersion() == nil || !session.ValidID(req.GetId()) {
 		return nil, status.Error(codes.InvalidArgument, "lookup: no version or a bad id")
 	}
 	a := s.n.dir.lookup(fromPBVersion(req.GetVersion()), req.GetId())
@@ -78,7 +79,7 @@ func dirReply(a dirAnswer) *peerpb.DirReply {
 func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peerpb.MigrateReply, error) {
 	n := s.n
 	id, to := req.GetId(), req.GetTo()
-	if !validID(id) || to == "" || to == n.self {
+	if !session.ValidID(id) || to == "" || to == n.self {
 		return nil, status.Error(codes.InvalidArgument, "migrate: bad id or receiver")
 	}
 	mgr, err := n.mgr()
@@ -164,7 +165,7 @@ func (s *server) settle(id, to string, commit bool, why string) bool {
 }
 
 func (s *server) Release(_ context.Context, req *peerpb.ReleaseRequest) (*peerpb.ReleaseReply, error) {
-	if !validID(req.GetId()) || req.GetTo() == "" {
+	if !session.ValidID(req.GetId()) || req.GetTo() == "" {
 		return nil, status.Error(codes.InvalidArgument, "release: bad id or receiver")
 	}
 	if !s.settle(req.GetId(), req.GetTo(), req.GetCommit(), "the receiver declined it") && req.GetCommit() {
@@ -216,21 +217,6 @@ func (s *server) Stats(context.Context, *peerpb.StatsRequest) (*peerpb.StatsRepl
 		r.Table = versionPB(t.Version)
 	}
 	return r, nil
-}
-
-// validID accepts what can be a session id: the directory stores nothing
-// else, whatever a peer sends.
-func validID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func toPB(t *Table) *peerpb.Table {

@@ -86,7 +86,13 @@ func TestPeerMutualTLS(t *testing.T) {
 	}
 	f.serverTLS, f.clientTLS = rogueCA.peerTLS(t, "rogue")
 	rogue := f.add("rogue")
-	time.Sleep(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rogue.node.Members()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the rogue never joined the gossip")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if _, err := b.try(rogue); err == nil {
 		t.Fatal("a node outside the farm's CA served the session")
 	}
