@@ -64,9 +64,9 @@ func membersCmd(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPEER\tHTTP\tZONE\tSESSIONS\tTABLE")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPEER\tHTTP\tZONE\tSESSIONS\tBACKUPS\tTABLE")
 	for _, m := range members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", m.Name, m.State, m.Peer, m.HTTP, m.Zone, m.Sessions, m.Table)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", m.Name, m.State, m.Peer, m.HTTP, m.Zone, m.Sessions, m.Backups, m.Table)
 	}
 	if err := tw.Flush(); err != nil {
 		fmt.Fprintln(stderr, err)

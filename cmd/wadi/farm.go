@@ -22,7 +22,7 @@ import (
 
 // startFarm starts this node's membership of the farm the configuration
 // describes.
-func startFarm(cfg *config.Config, log hclog.Logger) (*cluster.Node, error) {
+func startFarm(cfg *config.Config, strats *strategies, log hclog.Logger) (*cluster.Node, error) {
 	c := cfg.Cluster
 	httpURL := c.AdvertiseHTTP
 	if httpURL == "" {
@@ -40,6 +40,9 @@ func startFarm(cfg *config.Config, log hclog.Logger) (*cluster.Node, error) {
 		JoinWait:   c.JoinWait,
 		Logger:     log.Named("cluster"),
 		Fast:       os.Getenv("WADI_FAST_GOSSIP") == "1",
+	}
+	if strats.replicator != nil {
+		cc.Placer, cc.Backups = strats.replicator, strats.replication.Backups
 	}
 	if c.TLS != nil {
 		var err error
@@ -145,6 +148,7 @@ type memberView struct {
 	HTTP     string `json:"http"`
 	Zone     string `json:"zone,omitempty"`
 	Sessions int64  `json:"sessions"`
+	Backups  int64  `json:"backups"`
 	Table    string `json:"table,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
@@ -161,7 +165,7 @@ func adminHandler(node *cluster.Node, drain *drainState, name string) http.Handl
 		defer cancel()
 		var out []memberView
 		for _, s := range node.Stats(ctx) {
-			v := memberView{Name: s.Name, State: "alive", Peer: s.Peer, HTTP: s.HTTP, Zone: s.Zone, Sessions: s.Sessions}
+			v := memberView{Name: s.Name, State: "alive", Peer: s.Peer, HTTP: s.HTTP, Zone: s.Zone, Sessions: s.Sessions, Backups: s.Backups}
 			if s.Err != nil {
 				v.State, v.Error = "unreachable", s.Err.Error()
 			} else {

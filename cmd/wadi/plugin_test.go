@@ -23,6 +23,7 @@ import (
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/plugintest"
+	"github.com/wadi-go/wadi/sdk/replicator"
 	"github.com/wadi-go/wadi/sdk/router"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -97,6 +98,15 @@ var outOfProcessConfigs = map[string]plugintest.Configs{
 	"router/jvmroute": {Valid: [][]byte{[]byte(`{"policy":"redirect","separator":".","route_header":"X-Route"}`)}},
 	"router/cookie":   {Valid: [][]byte{[]byte(`{"policy":"migrate","cookie_name":"SERVERID","route_header":null}`)}},
 	"router/none":     {Valid: [][]byte{[]byte(`{"policy":"proxy"}`)}},
+	"replicator/partitioned": {
+		Valid:   [][]byte{[]byte(`{"backups":2,"mode":"async","granularity":"session"}`)},
+		Invalid: [][]byte{[]byte(`{"backups":17,"mode":"sync","granularity":"attribute"}`)},
+	},
+	"replicator/all": {
+		Valid:   [][]byte{[]byte(`{"mode":"sync","granularity":"attribute"}`)},
+		Invalid: [][]byte{[]byte(`{"mode":"eventually","granularity":"attribute"}`)},
+	},
+	"replicator/none": {Valid: [][]byte{[]byte(`{}`)}},
 }
 
 // serverStores give the stores that need a server a fresh configuration
@@ -163,6 +173,15 @@ func TestBuiltinsOutOfProcess(t *testing.T) {
 					t.Cleanup(func() { _ = s.Close() })
 					return s.Router()
 				})
+			case base.KindReplicator:
+				// none places nothing, so every member carries the same
+				// (zero) load only trivially; the kit's balance test
+				// needs backups to weigh.
+				plugintest.TestReplicator(t, func(t *testing.T) replicator.Replicator {
+					s := supervise(t)
+					t.Cleanup(func() { _ = s.Close() })
+					return s.Replicator()
+				}, plugintest.ReplicatorOptions{Unbalanced: b.Name == "none"})
 			default:
 				t.Fatalf("no out-of-process kit wired for kind %s", b.Kind)
 			}

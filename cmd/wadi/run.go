@@ -17,6 +17,7 @@ import (
 	"github.com/wadi-go/wadi/config"
 	"github.com/wadi-go/wadi/core/cluster"
 	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/sdk/replicator"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -104,10 +105,18 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 			// node, can be read back only by this node.
 			log.Warn("the store is local to this node; a farm needs a shared store (redis, postgres, or a plugin) so that any member can load an evicted session")
 		}
-		if node, err = startFarm(cfg, log); err != nil {
+		if node, err = startFarm(cfg, strats, log); err != nil {
 			return err
 		}
 		opts.Farm = node
+		if node.Replicating() {
+			opts.Replication = session.Replication{
+				Replicas:      node,
+				Async:         strats.replication.Mode == replicator.Async,
+				WholeSessions: strats.replication.Granularity == replicator.Session,
+			}
+			log.Info("replication on", "backups", strats.replication.Backups, "mode", strats.replication.Mode, "granularity", strats.replication.Granularity)
+		}
 		if strats.router != nil {
 			opts.Relocator = cluster.NewRelocator(node, strats.router)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/codec"
+	"github.com/wadi-go/wadi/sdk/replicator"
 	"github.com/wadi-go/wadi/sdk/router"
 	"github.com/wadi-go/wadi/sdk/schema"
 	"github.com/wadi-go/wadi/sdk/store"
@@ -59,7 +60,10 @@ type strategies struct {
 	codecs  []session.NamedCodec
 	routing session.Routing
 	router  router.Router // nil: none configured
-	closers []func() error
+	// replicator places backups on a farm; nil on a single node.
+	replicator  replicator.Replicator
+	replication replicator.Settings
+	closers     []func() error
 }
 
 // formatTimeout bounds asking the router for its token format at start.
@@ -116,20 +120,45 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 		s.routing = session.Routing{Route: cfg.Node.Name, Format: f}
 		s.router = p.(router.Router)
 	}
-	for _, other := range []*config.Strategy{cfg.Replication} {
-		if other == nil {
-			continue
+	if rep := cfg.Replication; rep != nil || cfg.Cluster != nil {
+		if rep == nil {
+			rep = &config.Strategy{Kind: string(base.KindReplicator), Name: builtin.DefaultReplicator, Config: []byte("{}")}
 		}
-		// Started so that a broken plugin or block stops the node now; the
-		// session manager does not consult these kinds yet.
-		_, closer, err := startStrategy(ctx, other, node, log)
+		p, closer, err := startStrategy(ctx, rep, node, log)
 		if err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
 		s.closers = append(s.closers, closer)
-		log.Warn("strategy configured but not yet used by this version of the node", "kind", other.Kind, "name", other.Name)
+		// Asked once; placement is asked at each membership change.
+		sctx, cancel := context.WithTimeout(ctx, formatTimeout)
+		st, err := p.(replicator.Replicator).Settings(sctx)
+		cancel()
+		if err == nil {
+			err = checkSettings(st)
+		}
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("replication %q: settings: %w", rep.Name, err), s.Close())
+		}
+		s.replicator, s.replication = p.(replicator.Replicator), st
+		if cfg.Cluster == nil {
+			log.Warn("replication configured on a node that is not in a farm: it has nowhere to keep backups", "replication", rep.Name)
+		}
 	}
 	return s, nil
+}
+
+// checkSettings refuses what a replicator plugin may answer but the node
+// cannot do.
+func checkSettings(st replicator.Settings) error {
+	switch {
+	case st.Backups < 0:
+		return fmt.Errorf("backups %d is negative", st.Backups)
+	case st.Mode != replicator.Sync && st.Mode != replicator.Async:
+		return fmt.Errorf("mode %q is neither %q nor %q", st.Mode, replicator.Sync, replicator.Async)
+	case st.Granularity != replicator.Attribute && st.Granularity != replicator.Session:
+		return fmt.Errorf("granularity %q is neither %q nor %q", st.Granularity, replicator.Attribute, replicator.Session)
+	}
+	return nil
 }
 
 // startStrategy returns the strategy as its kind's interface (any, to be

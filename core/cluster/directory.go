@@ -117,12 +117,20 @@ func (d *directory) allReported() bool {
 // since, and a report never overrides it while its holder lives.
 type entry struct {
 	holder   string
+	started  int64 // the holder's incarnation
 	reported bool
+}
+
+// holderRef names a holder and its incarnation.
+type holderRef struct {
+	name    string
+	started int64
 }
 
 type dirAnswer struct {
 	stale      *Table // set: the caller's table is not ours
 	holder     string
+	started    int64
 	incomplete bool
 	notOwner   bool // the partition is not ours under the caller's table
 }
@@ -140,14 +148,14 @@ func (d *directory) lookup(v Version, id string) dirAnswer {
 		return dirAnswer{notOwner: true}
 	}
 	if e, ok := d.entries[id]; ok {
-		return dirAnswer{holder: e.holder}
+		return dirAnswer{holder: e.holder, started: e.started}
 	}
 	return dirAnswer{incomplete: !d.complete(p)}
 }
 
 // register records entries; alive says which members are alive, for claims
 // over an entry whose holder died.
-func (d *directory) register(v Version, mode registerMode, from string, entries map[string]string, alive func(string) bool) dirAnswer {
+func (d *directory) register(v Version, mode registerMode, from string, entries map[string]holderRef, alive func(string, int64) bool) dirAnswer {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if t, ok := d.check(v); !ok {
@@ -155,27 +163,28 @@ func (d *directory) register(v Version, mode registerMode, from string, entries 
 		// waits as for a directory being rebuilt.
 		return dirAnswer{stale: t, incomplete: t == nil}
 	}
-	var last string
-	for id, holder := range entries {
+	var last holderRef
+	for id, h := range entries {
 		if d.table.Owner(Partition(id, d.partitions)) != d.self {
 			continue // a sender with our table sends only our partitions
 		}
 		cur, ok := d.entries[id]
-		taken := ok && cur.holder != holder && alive(cur.holder)
+		same := ok && cur.holder == h.name && (cur.started == h.started || cur.started == 0 || h.started == 0)
+		taken := ok && !same && alive(cur.holder, cur.started)
 		switch {
 		case mode == modeClaim && taken:
-			last = cur.holder
+			last = holderRef{cur.holder, cur.started}
 			continue
 		case mode == modeReport && taken && !cur.reported:
 			continue
 		}
-		d.entries[id] = entry{holder: holder, reported: mode == modeReport}
-		last = holder
+		d.entries[id] = entry{holder: h.name, started: h.started, reported: mode == modeReport}
+		last = h
 	}
 	if mode == modeReport {
 		d.reported[from] = true
 	}
-	return dirAnswer{holder: last}
+	return dirAnswer{holder: last.name, started: last.started}
 }
 
 // remove drops the entries that still name holder.

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+	"github.com/wadi-go/wadi/core/session"
 )
 
 // ErrUndecided is wrapped by errors that mean the farm could not tell where
@@ -63,7 +67,7 @@ func (n *Node) ask(ctx context.Context, id string, call func(ctx context.Context
 	}
 }
 
-func (n *Node) lookup(ctx context.Context, id string) (string, error) {
+func (n *Node) lookup(ctx context.Context, id string) (holderRef, error) {
 	reply, err := n.ask(ctx, id, func(ctx context.Context, owner string, v Version) (*peerpb.DirReply, error) {
 		req := &peerpb.LookupRequest{Version: versionPB(v), Id: id}
 		if owner == n.self {
@@ -78,9 +82,9 @@ func (n *Node) lookup(ctx context.Context, id string) (string, error) {
 		return c.Lookup(cctx, req)
 	})
 	if err != nil {
-		return "", err
+		return holderRef{}, err
 	}
-	return reply.Holder, nil
+	return holderRef{reply.Holder, reply.HolderStarted}, nil
 }
 
 func (n *Node) claim(ctx context.Context, id string, mode registerMode) (string, error) {
@@ -94,7 +98,7 @@ func (n *Node) claim(ctx context.Context, id string, mode registerMode) (string,
 			used = v
 			return n.register(ctx, owner, &peerpb.RegisterRequest{
 				Version: versionPB(v), Mode: modePB(mode), From: n.self,
-				Entries: []*peerpb.Entry{{Id: id, Holder: n.self}},
+				Entries: []*peerpb.Entry{{Id: id, Holder: n.self, Started: n.cfg.Self.Started}},
 			})
 		})
 		if err != nil {
@@ -110,7 +114,7 @@ func (n *Node) claim(ctx context.Context, id string, mode registerMode) (string,
 // Claim implements session.Farm. A claim that cannot reach the directory
 // is retried in the background; the error says so.
 func (n *Node) Claim(ctx context.Context, id string) (string, error) {
-	holder, err := n.claim(ctx, id, modeClaim)
+	holder, err := n.claimOver(ctx, id)
 	if err != nil {
 		n.handMu.Lock()
 		n.unclaimed[id] = true
@@ -121,6 +125,27 @@ func (n *Node) Claim(ctx context.Context, id string) (string, error) {
 		return holder, nil
 	}
 	return "", nil
+}
+
+// claimOver claims the session; while the directory answers with a
+// holder this node already knows is dead (its node has not noticed yet),
+// it waits and claims again, bounded by the directory wait.
+func (n *Node) claimOver(ctx context.Context, id string) (string, error) {
+	deadline := time.Now().Add(n.directoryWait())
+	for {
+		holder, err := n.claim(ctx, id, modeClaim)
+		if err != nil || holder == n.self || n.alive(holder) {
+			return holder, err
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%w: the directory still names %s, which is gone", ErrUndecided, holder)
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w: %w", ErrUndecided, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Released implements session.Farm: the entries are removed in the
@@ -163,51 +188,99 @@ func (n *Node) Released(ids []string) {
 }
 
 // maxHops bounds how far a fetch follows a session that keeps moving.
-const maxHops = 3
+const maxHops = 5
 
 // Fetch implements session.Farm: it finds the session's holder in the
-// directory and has the session handed over to this node.
-func (n *Node) Fetch(ctx context.Context, id string) ([]byte, func(take bool) error, error) {
-	holder, err := n.lookup(ctx, id)
+// directory and has the session handed over to this node; if the holder
+// died (or restarted, which is the same to its sessions), it restores the
+// session from a backup.
+func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
+	h, err := n.lookup(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for range maxHops {
-		if holder == "" || holder == n.self {
+		holder := h.name
+		switch {
+		case holder == "" || (holder == n.self && (h.started == 0 || h.started == n.cfg.Self.Started)):
 			// Unknown to the directory, or recorded here but not in memory
-			// (written to the store since): the store decides.
+			// (written to the store since): a backup, then the store.
 			n.log.Debug("fetch: no other holder", "session", logID(id), "holder", holder)
-			return nil, nil, nil
-		}
-		if !n.alive(holder) {
-			// Its holder is gone; without backups, the store is the only
-			// other copy there can be.
-			n.log.Warn("session's holder is not a live member", "session", logID(id), "holder", holder)
-			return nil, nil, nil
+			return n.restoreOr(ctx, id, &h)
+		case !n.aliveIncarnation(holder, h.started):
+			n.log.Info("session's holder is gone; restoring it from a backup", "session", logID(id), "holder", holder)
+			f, err := n.restoreOr(ctx, id, &h)
+			if f != nil || err != nil || h.name == "" {
+				return f, err
+			}
+			continue
 		}
 		c, err := n.clientOf(holder)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", ErrUndecided, err)
+			return nil, fmt.Errorf("%w: %w", ErrUndecided, err)
 		}
 		// The holder waits for its own requests to leave the session.
 		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout+n.cfg.HandoverTimeout)
 		reply, err := c.Migrate(cctx, &peerpb.MigrateRequest{Id: id, To: n.self})
 		cancel()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s did not hand %s over: %w", ErrUndecided, holder, logID(id), err)
+			if n.Replicating() && status.Code(err) == codes.Unavailable && n.awaitDeparture(ctx, h) {
+				continue // declared dead meanwhile: restored on the next hop
+			}
+			return nil, fmt.Errorf("%w: %s did not hand %s over: %w", ErrUndecided, holder, logID(id), err)
 		}
 		if !reply.Found {
 			if reply.MovedTo == "" || reply.MovedTo == n.self {
 				n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
-				return nil, nil, nil
+				return n.restoreOr(ctx, id, &h)
 			}
-			holder = reply.MovedTo
+			h = holderRef{name: reply.MovedTo}
 			continue
 		}
 		from := holder
-		return reply.Data, func(take bool) error { return n.settle(ctx, from, id, take) }, nil
+		var started int64
+		if m, ok := n.ms.Member(from); ok {
+			started = m.Started
+		}
+		return &session.Fetched{
+			Data:     reply.Data,
+			Settle:   func(take bool) error { return n.settle(ctx, from, id, take) },
+			Previous: incarnation(from, started),
+			Stale:    reply.Backups,
+		}, nil
 	}
-	return nil, nil, fmt.Errorf("%w: %s kept moving", ErrUndecided, logID(id))
+	return nil, fmt.Errorf("%w: %s kept moving", ErrUndecided, logID(id))
+}
+
+// restoreOr restores the session from a backup; if another node restored
+// it first, it sets h to that node and returns nil, for the caller to
+// fetch it from there. Without replication there is nothing to restore.
+func (n *Node) restoreOr(ctx context.Context, id string, h *holderRef) (*session.Fetched, error) {
+	f, other, err := n.restore(ctx, id)
+	if err != nil || f != nil {
+		return f, err
+	}
+	*h = holderRef{name: other}
+	return nil, nil
+}
+
+// awaitDeparture waits, bounded by the directory wait, for a holder that
+// does not answer to be declared dead; it reports whether it was. A
+// request for its session then waits instead of failing, and is served
+// from a backup.
+func (n *Node) awaitDeparture(ctx context.Context, h holderRef) bool {
+	deadline := time.Now().Add(n.directoryWait())
+	for time.Now().Before(deadline) {
+		if !n.aliveIncarnation(h.name, h.started) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // settle tells the holder whether this node took the session. With take,

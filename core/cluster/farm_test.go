@@ -22,6 +22,7 @@ import (
 	"github.com/wadi-go/wadi/core/cluster"
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/plugins/builtin/replicators"
 	"github.com/wadi-go/wadi/plugins/builtin/routers"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/store"
@@ -70,6 +71,24 @@ type farmNode struct {
 	// away takes the node out of the browsers' rotation, as a load
 	// balancer does before a node is stopped.
 	away atomic.Bool
+	// store is the node's handle on the farm's store; a crash cuts it, so
+	// that the node's sessions do not reach the store on the way down.
+	store *cutStore
+}
+
+// cutStore is the farm's store as one node reaches it, until it is cut.
+type cutStore struct {
+	store.Store
+	cut atomic.Bool
+}
+
+var errCut = fmt.Errorf("the node crashed")
+
+func (c *cutStore) Save(ctx context.Context, recs []store.Record) error {
+	if c.cut.Load() {
+		return errCut
+	}
+	return c.Store.Save(ctx, recs)
 }
 
 type farm struct {
@@ -82,6 +101,11 @@ type farm struct {
 	tweaks func(*session.Options)
 	// policy, if set, is the router policy: "proxy" or "redirect".
 	policy string
+	// replicator, if set, turns replication on with backups copies.
+	replicator string // "partitioned" or "all"
+	backups    int
+	async      bool
+	whole      bool
 	// serverTLS and clientTLS, if set, make the next node's peer
 	// transport mutual TLS.
 	serverTLS, clientTLS *tls.Config
@@ -109,7 +133,24 @@ func (f *farm) add(name string) *farmNode {
 	fn := &farmNode{name: name, gossip: gossip}
 	// The HTTP server exists before the node, so the node can announce it.
 	fn.http = httptest.NewUnstartedServer(nil)
+	var placer cluster.Placer
+	switch f.replicator {
+	case "partitioned":
+		r := replicators.NewPartitioned()
+		if err := r.Configure(context.Background(), []byte(fmt.Sprintf(`{"backups":%d}`, f.backups)), base.Node{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		placer = r
+	case "all":
+		r := replicators.NewAll()
+		if err := r.Configure(context.Background(), []byte(`{}`), base.Node{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		placer = r
+	}
 	node, err := cluster.Start(cluster.Config{
+		Placer:     placer,
+		Backups:    f.backups,
 		Self:       cluster.Member{Name: name, Peer: freeAddr(t), HTTP: "http://" + fn.http.Listener.Addr().String(), Started: started},
 		Gossip:     gossip,
 		Join:       seeds,
@@ -128,7 +169,8 @@ func (f *farm) add(name string) *farmNode {
 		t.Fatal(err)
 	}
 	opts := session.DefaultOptions()
-	opts.Store = f.store
+	fn.store = &cutStore{Store: f.store}
+	opts.Store = fn.store
 	opts.Farm = node
 	opts.LockTimeout = 5 * time.Second
 	if f.policy != "" {
@@ -137,6 +179,9 @@ func (f *farm) add(name string) *farmNode {
 			t.Fatal(err)
 		}
 		opts.Relocator = cluster.NewRelocator(node, r)
+	}
+	if placer != nil {
+		opts.Replication = session.Replication{Replicas: node, Async: f.async, WholeSessions: f.whole, Timeout: 10 * time.Second}
 	}
 	if f.tweaks != nil {
 		f.tweaks(&opts)
@@ -151,6 +196,11 @@ func (f *farm) add(name string) *farmNode {
 		s, err := session.From(r.Context())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/read" {
+			n, _ := s.GetInt("n")
+			fmt.Fprint(w, n)
 			return
 		}
 		if r.URL.Path == "/invalidate" {
@@ -192,6 +242,21 @@ func (f *farm) kill(fn *farmNode) {
 	fn.http.Close()
 	_ = fn.node.Close()
 	_ = fn.mgr.Close(context.Background())
+}
+
+// crash stops a node as kill -9 would: no leave, no hand-over, nothing
+// written to the store.
+func (f *farm) crash(fn *farmNode) {
+	if fn.closed.Swap(true) {
+		return
+	}
+	fn.store.cut.Store(true)
+	fn.http.CloseClientConnections()
+	fn.http.Close()
+	_ = fn.node.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = fn.mgr.Close(ctx)
 }
 
 // leave stops a node gracefully: it hands its sessions over, then leaves.

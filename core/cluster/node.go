@@ -58,6 +58,11 @@ type Config struct {
 	// OnTable, if set, is called with every table the node adopts, in
 	// the order adopted (for metrics, logs and tests); it must not block.
 	OnTable func(*Table)
+	// Placer, with Backups > 0, turns replication on: each session this
+	// node holds keeps copies on up to Backups other members, placed by the
+	// Placer at each membership change.
+	Placer  Placer
+	Backups int
 	// Fast shortens gossip's timers and the node's own, for farms on one
 	// machine (tests).
 	Fast bool
@@ -111,6 +116,12 @@ type Node struct {
 	handoffs atomic.Int64 // spreads a leave's batches over the members
 	// handedOver counts sessions this node handed to a requester.
 	handedOver atomic.Int64
+
+	// placement is where this node's sessions keep backups, per partition.
+	placement    atomic.Pointer[[][]string]
+	replMessages atomic.Int64
+	replBytes    atomic.Int64
+	restored     atomic.Int64
 
 	reportNeeded chan struct{}
 	stop         context.CancelFunc
@@ -194,10 +205,12 @@ func Start(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stop = cancel
-	n.wg.Add(3)
+	n.wg.Add(5)
 	go n.coordinate(ctx)
 	go n.report(ctx)
 	go n.retryClaims(ctx)
+	go n.replicate(ctx)
+	go n.restoreLoop(ctx)
 	return n, nil
 }
 
@@ -371,7 +384,7 @@ func (n *Node) reportTable(ctx context.Context, t *Table, ids []string) error {
 	}
 	for _, id := range ids {
 		o := t.Owner(Partition(id, n.cfg.Partitions))
-		by[o] = append(by[o], &peerpb.Entry{Id: id, Holder: n.self})
+		by[o] = append(by[o], &peerpb.Entry{Id: id, Holder: n.self, Started: n.cfg.Self.Started})
 	}
 	var errs []error
 	for owner, entries := range by {
@@ -499,6 +512,13 @@ func (n *Node) alive(name string) bool {
 	return ok
 }
 
+// aliveIncarnation reports whether the member of the name is alive and
+// is the incarnation that started then (0: any).
+func (n *Node) aliveIncarnation(name string, started int64) bool {
+	m, ok := n.ms.Member(name)
+	return ok && (started == 0 || m.Started == started)
+}
+
 // Leave hands nothing over by itself (Drain does): it announces the
 // departure, stops the node's loops and closes the transport.
 func (n *Node) Leave(timeout time.Duration) error {
@@ -543,7 +563,9 @@ type MemberStats struct {
 	Member
 	Sessions  int64
 	Directory int64
-	Table     Version
+	// Backups the member keeps of other members' sessions.
+	Backups int64
+	Table   Version
 	// Err is set if the member did not answer.
 	Err error
 }
@@ -573,7 +595,7 @@ func (n *Node) Stats(ctx context.Context) []MemberStats {
 				out[i].Err = err
 				return
 			}
-			out[i].Sessions, out[i].Directory, out[i].Table = reply.Sessions, reply.Directory, fromPBVersion(reply.Table)
+			out[i].Sessions, out[i].Directory, out[i].Table, out[i].Backups = reply.Sessions, reply.Directory, fromPBVersion(reply.Table), reply.Backups
 		}()
 	}
 	wg.Wait()

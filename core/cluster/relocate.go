@@ -32,8 +32,9 @@ func NewRelocator(n *Node, r router.Router) *Relocator {
 // Relocate implements session.Relocator.
 func (rl *Relocator) Relocate(ctx context.Context, w http.ResponseWriter, r *http.Request, id, hint string) bool {
 	n := rl.node
-	holder, err := n.lookup(ctx, id)
-	if err != nil || holder == "" || holder == n.self {
+	h, err := n.lookup(ctx, id)
+	holder := h.name
+	if err != nil || holder == "" || holder == n.self || !n.aliveIncarnation(holder, h.started) {
 		// Not decidable, or nobody else: the request goes on here, where
 		// fetching the session decides (and answers an error rather than
 		// a fresh session if it cannot).

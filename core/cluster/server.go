@@ -33,14 +33,14 @@ func (s *server) Register(_ context.Context, req *peerpb.RegisterRequest) (*peer
 	if !ok || req.GetVersion() == nil {
 		return nil, status.Error(codes.InvalidArgument, "register: no mode or version")
 	}
-	entries := make(map[string]string, len(req.GetEntries()))
+	entries := make(map[string]holderRef, len(req.GetEntries()))
 	for _, e := range req.GetEntries() {
 		if !session.ValidID(e.GetId()) || e.GetHolder() == "" {
 			return nil, status.Errorf(codes.InvalidArgument, "register: bad entry %q", logID(e.GetId()))
 		}
-		entries[e.GetId()] = e.GetHolder()
+		entries[e.GetId()] = holderRef{e.GetHolder(), e.GetStarted()}
 	}
-	a := s.n.dir.register(fromPBVersion(req.GetVersion()), mode, req.GetFrom(), entries, s.n.alive)
+	a := s.n.dir.register(fromPBVersion(req.GetVersion()), mode, req.GetFrom(), entries, s.n.aliveIncarnation)
 	return dirReply(a), nil
 }
 
@@ -66,7 +66,7 @@ func (s *server) Lookup(_ context.Context, req *peerpb.LookupRequest) (*peerpb.D
 }
 
 func dirReply(a dirAnswer) *peerpb.DirReply {
-	r := &peerpb.DirReply{Holder: a.holder, Incomplete: a.incomplete}
+	r := &peerpb.DirReply{Holder: a.holder, HolderStarted: a.started, Incomplete: a.incomplete}
 	if a.stale != nil {
 		r.Stale = toPB(a.stale)
 	}
@@ -131,7 +131,11 @@ func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peer
 	n.pending[id] = h
 	h.timer = time.AfterFunc(n.cfg.HandoverTimeout, func() { s.settle(id, to, false, "the receiver did not settle in time") })
 	n.handMu.Unlock()
-	return &peerpb.MigrateReply{Found: true, Data: data}, nil
+	var backups []string
+	if r, ok := n.replicas(); ok {
+		backups = r.Replicated(id)
+	}
+	return &peerpb.MigrateReply{Found: true, Data: data, Backups: backups}, nil
 }
 
 // settle ends a pending handover: commit drops the session here and
@@ -202,6 +206,14 @@ func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peer
 			n.handMu.Unlock()
 		}
 	}
+	if r, ok := n.replicas(); ok && len(ids) > 0 {
+		// The sessions' backups follow them here, in the background.
+		go func() {
+			rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			r.Replan(rctx)
+		}()
+	}
 	if len(ids) != len(req.GetSessions()) {
 		return &peerpb.HandoffReply{Accepted: int32(len(ids))}, status.Errorf(codes.DataLoss, "handoff: took %d of %d sessions", len(ids), len(req.GetSessions()))
 	}
@@ -212,6 +224,9 @@ func (s *server) Stats(context.Context, *peerpb.StatsRequest) (*peerpb.StatsRepl
 	r := &peerpb.StatsReply{Directory: int64(s.n.dir.size())}
 	if mgr, err := s.n.mgr(); err == nil {
 		r.Sessions = int64(mgr.Len())
+	}
+	if rs, ok := s.n.replicas(); ok {
+		r.Backups = int64(rs.BackupCount())
 	}
 	if t := s.n.table.Load(); t != nil {
 		r.Table = versionPB(t.Version)

@@ -16,13 +16,15 @@ type Farm interface {
 	// Fetch is called for a session id that is not in memory here, before
 	// the store. If another node holds the session, Fetch has it handed
 	// over (Export there) and returns its record as Export encodes it, with
-	// settle: settle(true) asks the holder to drop its copy and returns nil
+	// Settle: Settle(true) asks the holder to drop its copy and returns nil
 	// only once it has, and only then may this node serve the session;
-	// settle(false) gives it back. Fetch returns nil data if no node of the
-	// farm holds the session, and an error — never nil data — when it
-	// cannot tell: a holder that does not answer may still have the
-	// session, and a fresh one in its place would lose it.
-	Fetch(ctx context.Context, id string) (data []byte, settle func(take bool) error, err error)
+	// Settle(false) gives it back. If the holder died, Fetch restores the
+	// session from a backup, the directory having accepted this node as its
+	// holder. Fetch returns nil if no node of the farm has the session, and
+	// an error — never nil — when it cannot tell: a holder that does not
+	// answer may still have the session, and a fresh one in its place would
+	// lose it.
+	Fetch(ctx context.Context, id string) (*Fetched, error)
 	// Claim records that this node now holds the session (created here,
 	// loaded from the store, or moved here). It reports another holder if
 	// the directory already names one: then this node must not serve it.
@@ -31,6 +33,18 @@ type Farm interface {
 	// were destroyed or written to the store). Best effort: a stale entry
 	// names this node, which answers that it does not hold the session.
 	Released(ids []string)
+}
+
+// Fetched is a session a Farm brought to this node.
+type Fetched struct {
+	// Data is the record, encoded as Export encodes it.
+	Data   []byte
+	Settle func(take bool) error
+	// Previous is the holder the session came from, and Stale the members
+	// that may keep backups for it: once this node's own backups have the
+	// session, those are fenced off.
+	Previous string
+	Stale    []string
 }
 
 // ErrHeldElsewhere is returned when the directory names another holder for
@@ -54,6 +68,11 @@ func (m *Manager) Export(ctx context.Context, id string) (data []byte, commit, a
 	if err := s.lock.Acquire(lctx, exclusiveWeight); err != nil {
 		return nil, nil, nil, fmt.Errorf("session: waiting for %s to be free to move: %w", logID(id), err)
 	}
+	// A replication round in flight finishes first, so the backups never
+	// hear from this node after the receiver took the session over.
+	s.replMu.Lock()
+	//lint:ignore SA2001 an empty critical section: waiting is the point
+	s.replMu.Unlock()
 	if !s.live() || s.ID() != id {
 		s.lock.Release(exclusiveWeight)
 		return nil, nil, nil, nil
@@ -93,9 +112,11 @@ func (m *Manager) Import(ctx context.Context, data []byte) (id string, err error
 	if err != nil {
 		return "", err
 	}
+	s.repl.takeover = true
 	if other := m.insert(s.id, s); other != nil {
 		return "", fmt.Errorf("session: %s handed over, but already here", logID(s.id))
 	}
+	m.dropBackup(s.id)
 	m.count.Add(1)
 	m.wakeIfFull()
 	return s.id, nil
@@ -124,33 +145,41 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 		if s := m.get(id); s != nil {
 			return s, nil // another request's fetch installed it
 		}
-		data, settle, err := m.opts.Farm.Fetch(ctx, id)
+		f, err := m.opts.Farm.Fetch(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if data == nil {
+		if f == nil {
 			return nil, nil
 		}
-		s, err := m.decodeMoved(ctx, data)
+		s, err := m.decodeMoved(ctx, f.Data)
 		if err != nil {
-			_ = settle(false)
+			_ = f.Settle(false)
 			return nil, err
 		}
 		if s.id != id {
-			_ = settle(false)
+			_ = f.Settle(false)
 			return nil, fmt.Errorf("session: asked for %s, handed %s", logID(id), logID(s.id))
 		}
 		// Until the holder confirms it dropped its copy, this one must not
 		// serve: two copies would diverge.
-		if err := settle(true); err != nil {
+		if err := f.Settle(true); err != nil {
 			return nil, err
 		}
+		s.repl.takeover = true
+		s.repl.previous, s.repl.stale = f.Previous, f.Stale
 		if other := m.insert(id, s); other != nil {
 			m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
 			return other, nil
 		}
+		m.dropBackup(id)
 		m.count.Add(1)
 		m.wakeIfFull()
+		// The backups follow the session before it serves: until they
+		// have it, this node's copy would be its only one.
+		if err := m.replicate(ctx, s, false); err != nil {
+			m.log.Warn("moved session's backups not yet re-created", "session", logID(id), "error", err)
+		}
 		return s, nil
 	})
 	if err != nil || v == nil {

@@ -54,14 +54,20 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		if m.relocate(rw, r) {
 			return
 		}
-		w := &writer{ResponseWriter: rw, m: m, req: r}
+		w := &writer{ResponseWriter: rw, m: m, req: r, hold: m.replicating() && !m.opts.Replication.Async}
 		defer w.release()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, w)))
 		w.mu.Lock()
 		w.commitLocked()
 		w.mu.Unlock()
+		w.finish()
 	})
 }
+
+// holdLimit is how much of a response the filter keeps back while the
+// session's backups acknowledge its changes; a larger or flushed response
+// is released in parts, each after the changes made before it.
+const holdLimit = 64 << 10
 
 // writer wraps the ResponseWriter to commit the session before the response
 // starts, and carries the request's session state.
@@ -76,6 +82,57 @@ type writer struct {
 	cookieValue string   // the whole cookie value it came in, route included
 	sess        *Session // held (locked for this request) until release
 	committed   bool     // headers are out: the cookie can no longer change
+
+	// In synchronous replication, the response is kept back (up to
+	// holdLimit) until the backups have the session's changes.
+	hold     bool
+	held     []byte
+	status   int  // the status the handler wrote, not yet sent
+	released bool // the response passes straight through from now on
+	upgraded bool // a 101 went out: no status can follow
+}
+
+// checkpoint replicates the session's changes so far and releases what
+// the response kept back. With a replication failure before anything was
+// released, the client gets a 503 instead: its change is not durable.
+func (w *writer) checkpoint() error {
+	w.mu.Lock()
+	s := w.sess
+	w.mu.Unlock()
+	var err error
+	if s != nil {
+		err = w.m.finish(w.req.Context(), s)
+	}
+	if !w.hold || w.released {
+		return err
+	}
+	w.released = true
+	if err != nil && !w.upgraded {
+		w.m.log.Error("session change not replicated; answering 503", "session", logID(s.ID()), "error", err)
+		h := w.ResponseWriter.Header()
+		for _, k := range []string{"Content-Length", "Content-Type", "Content-Encoding", "Etag", "Last-Modified"} {
+			h.Del(k)
+		}
+		h.Set("Retry-After", "1")
+		http.Error(w.ResponseWriter, "session not replicated; try again", http.StatusServiceUnavailable)
+		return err
+	}
+	if w.status != 0 {
+		w.ResponseWriter.WriteHeader(w.status)
+	}
+	if len(w.held) > 0 {
+		_, _ = w.ResponseWriter.Write(w.held)
+	}
+	w.held = nil
+	return err
+}
+
+// finish runs after the handler: the session's changes reach its backups
+// (or are queued for them), then the response is released.
+func (w *writer) finish() {
+	if err := w.checkpoint(); err != nil && !w.hold {
+		w.m.log.Warn("session change not replicated", "error", err)
+	}
 }
 
 func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
@@ -218,11 +275,30 @@ func (w *writer) WriteHeader(code int) {
 	if code >= 200 || code == http.StatusSwitchingProtocols {
 		w.commit()
 	}
+	if w.hold && !w.released && code >= 200 && code != http.StatusSwitchingProtocols {
+		if w.status == 0 {
+			w.status = code
+		}
+		return
+	}
+	if code == http.StatusSwitchingProtocols {
+		w.upgraded = true
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *writer) Write(b []byte) (int, error) {
 	w.commit()
+	if w.hold && !w.released {
+		if w.status == 0 {
+			w.status = http.StatusOK
+		}
+		if len(w.held)+len(b) <= holdLimit {
+			w.held = append(w.held, b...)
+			return len(b), nil
+		}
+		_ = w.checkpoint()
+	}
 	return w.ResponseWriter.Write(b)
 }
 
@@ -233,6 +309,9 @@ func (w *writer) Flush() {
 
 func (w *writer) FlushError() error {
 	w.commit()
+	if w.hold && !w.released {
+		_ = w.checkpoint()
+	}
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
@@ -240,6 +319,9 @@ func (w *writer) FlushError() error {
 // headers has been decided by then.
 func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.commit()
+	if w.hold && !w.released {
+		_ = w.checkpoint()
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 

@@ -43,6 +43,9 @@ type Options struct {
 	// Farm, if set, makes this manager a node of a farm: sessions not in
 	// memory are looked for on the other nodes before the store.
 	Farm Farm
+	// Replication, on a farm, keeps backup copies of the sessions on other
+	// members, so that a crash of this node loses none.
+	Replication Replication
 	// Relocator, if set, may send a request to its session's node instead
 	// of moving the session here.
 	Relocator Relocator
@@ -167,6 +170,8 @@ type Manager struct {
 	seed   maphash.Seed
 	shards [numShards]shard
 	count  atomic.Int64
+	// backups are the copies this node keeps of other members' sessions.
+	backups *backups
 
 	// pendingDeletes are ids whose store copies must go but whose deletion
 	// failed; until the sweeper succeeds, a lookup must not load them back.
@@ -198,6 +203,7 @@ func New(opts Options) (*Manager, error) {
 		now:            time.Now,
 		seed:           maphash.MakeSeed(),
 		pendingDeletes: make(map[string]time.Time),
+		backups:        newBackups(),
 		wake:           make(chan struct{}, 1),
 		done:           make(chan struct{}),
 	}
@@ -337,6 +343,15 @@ func (m *Manager) find(ctx context.Context, id string) (*Session, error) {
 		if err != nil || s != nil {
 			return s, err
 		}
+		// Restored here from a backup, or handed over, while the farm was
+		// asked: the directory names this node then, and the store is
+		// the wrong place to look.
+		if s := m.get(id); s != nil {
+			if err := m.lockForRequest(ctx, s); err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
 	}
 	return m.load(ctx, id)
 }
@@ -386,6 +401,7 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 	}
 	s := sessionFromRecord(m, r)
 	s.lock.TryAcquire(m.requestWeight()) // a fresh lock: always succeeds
+	m.dropBackup(id)
 	if other := m.insert(id, s); other != nil {
 		// Another request loaded it first; use that copy.
 		if err := m.lockForRequest(ctx, other); err != nil {
@@ -471,6 +487,9 @@ func (m *Manager) destroy(ctx context.Context, s *Session, why Reason) error {
 	m.remove(id, s)
 	m.count.Add(-1)
 	err := m.deleteStored(ctx, id, s.Expires())
+	// Before the directory forgets it: an invalidated session must never
+	// come back from a backup.
+	m.dropReplicas(ctx, []*Session{s})
 	if m.opts.Farm != nil {
 		m.opts.Farm.Released([]string{id})
 	}
@@ -604,6 +623,7 @@ func (m *Manager) evict(ctx context.Context, ss []*Session, wait bool) (int, err
 		m.remove(recs[i].ID, s)
 		m.count.Add(-1)
 	}
+	m.dropReplicas(ctx, locked)
 	if m.opts.Farm != nil {
 		ids := make([]string, len(recs))
 		for i := range recs {
@@ -704,6 +724,11 @@ func (m *Manager) sweep(ctx context.Context) {
 	}
 	m.trimLocked(ctx)
 	m.sweepStore(ctx, now)
+	if m.replicating() {
+		m.sweepBackups(now)
+		m.touchReplicas(ctx, now)
+		m.Replan(ctx)
+	}
 }
 
 // trim evicts the least recently used sessions until memory holds 95% of

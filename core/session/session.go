@@ -66,6 +66,15 @@ type Session struct {
 	attrs   map[string][]byte
 	size    int // sum of len(key)+len(value) over attrs
 	version uint64
+	// dirty are the attributes changed since the last replication round,
+	// cleared whether Clear ran since; kept only on a farm that replicates.
+	dirty   map[string]struct{}
+	cleared bool
+
+	// replMu serialises replication rounds of the session, so that its
+	// backups see its versions in order.
+	replMu sync.Mutex
+	repl   replState
 }
 
 func newSession(m *Manager, id string, created time.Time) *Session {
@@ -243,6 +252,7 @@ func (s *Session) put(key string, value []byte) error {
 	s.attrs[key] = value
 	s.size = size
 	s.version++
+	s.markDirty(key)
 	return nil
 }
 
@@ -277,6 +287,7 @@ func (s *Session) pop(key string) ([]byte, bool, error) {
 	delete(s.attrs, key)
 	s.size -= len(key) + len(v)
 	s.version++
+	s.markDirty(key)
 	return v, true, nil
 }
 
@@ -312,7 +323,23 @@ func (s *Session) Clear() error {
 	clear(s.attrs)
 	s.size = 0
 	s.version++
+	if s.m.replicating() {
+		clear(s.dirty)
+		s.cleared = true
+	}
 	return nil
+}
+
+// markDirty records a changed attribute for the next replication round.
+// The caller holds mu.
+func (s *Session) markDirty(key string) {
+	if !s.m.replicating() {
+		return
+	}
+	if s.dirty == nil {
+		s.dirty = make(map[string]struct{})
+	}
+	s.dirty[key] = struct{}{}
 }
 
 // Attributes returns a copy of all attributes.
@@ -332,6 +359,11 @@ func (s *Session) Attributes() map[string][]byte {
 func (s *Session) snapshot() *record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.snapshotLocked()
+}
+
+// snapshotLocked is snapshot for a caller that holds mu.
+func (s *Session) snapshotLocked() *record {
 	attrs := make(map[string][]byte, len(s.attrs))
 	for k, v := range s.attrs {
 		attrs[k] = v

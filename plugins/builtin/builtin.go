@@ -14,6 +14,7 @@ import (
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
 	"github.com/wadi-go/wadi/plugins/builtin/pgstore"
 	"github.com/wadi-go/wadi/plugins/builtin/redisstore"
+	"github.com/wadi-go/wadi/plugins/builtin/replicators"
 	"github.com/wadi-go/wadi/plugins/builtin/routers"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/schema"
@@ -30,8 +31,9 @@ type Builtin struct {
 
 // The strategies a node uses when its configuration names none.
 const (
-	DefaultStore  = "file"
-	DefaultRouter = "none"
+	DefaultStore      = "file"
+	DefaultRouter     = "none"
+	DefaultReplicator = "partitioned"
 )
 
 // All returns the builtins, sorted by kind and name.
@@ -91,6 +93,21 @@ func All() []Builtin {
 			Kind: base.KindRouter, Name: "none",
 			Doc: "no route, for load balancers that hash on something else; the default",
 			New: func() base.Plugin { return routers.NewNone() },
+		},
+		{
+			Kind: base.KindReplicator, Name: "all",
+			Doc: "a copy of every session on every other member: the safest, the costliest",
+			New: func() base.Plugin { return replicators.NewAll() },
+		},
+		{
+			Kind: base.KindReplicator, Name: "none",
+			Doc: "no backups: a session lives on its holder only",
+			New: func() base.Plugin { return replicators.NewNone() },
+		},
+		{
+			Kind: base.KindReplicator, Name: "partitioned",
+			Doc: "each partition's backups on `backups` members by rendezvous hashing, spread evenly; the default",
+			New: func() base.Plugin { return replicators.NewPartitioned() },
 		},
 	}
 }

@@ -108,6 +108,18 @@ var validConfigs = map[string]plugintest.Configs{
 		Valid:   [][]byte{[]byte(`{"policy":"redirect"}`)},
 		Invalid: [][]byte{[]byte(`{"policy":"sideways"}`)},
 	},
+	"replicator/all": {
+		Valid:   [][]byte{[]byte(`{"mode":"sync","granularity":"attribute"}`), []byte(`{"mode":"async","granularity":"session"}`)},
+		Invalid: [][]byte{[]byte(`{"mode":"eventually","granularity":"attribute"}`), []byte(`{"backups":1,"mode":"sync","granularity":"attribute"}`)},
+	},
+	"replicator/none": {
+		Valid:   [][]byte{[]byte(`{}`)},
+		Invalid: [][]byte{[]byte(`{"backups":1}`)},
+	},
+	"replicator/partitioned": {
+		Valid:   [][]byte{[]byte(`{"backups":1,"mode":"sync","granularity":"attribute"}`), []byte(`{"backups":2,"mode":"async","granularity":"session"}`)},
+		Invalid: [][]byte{[]byte(`{"backups":17,"mode":"sync","granularity":"attribute"}`), []byte(`{"backups":1,"mode":"sync","granularity":"field"}`)},
+	},
 }
 
 // Every builtin passes the base conformance kit in process; the kits of

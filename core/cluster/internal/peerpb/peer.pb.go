@@ -82,6 +82,127 @@ func (Mode) EnumDescriptor() ([]byte, []int) {
 	return file_peer_proto_rawDescGZIP(), []int{0}
 }
 
+type ReplicaKind int32
+
+const (
+	ReplicaKind_REPLICA_KIND_UNSPECIFIED ReplicaKind = 0
+	// The whole session from its holder.
+	ReplicaKind_REPLICA_KIND_FULL ReplicaKind = 1
+	// The whole session from a node that just took it over.
+	ReplicaKind_REPLICA_KIND_TAKEOVER ReplicaKind = 2
+	// The attributes changed since version base.
+	ReplicaKind_REPLICA_KIND_DELTA ReplicaKind = 3
+	// The session was used: renew the backup's expiry.
+	ReplicaKind_REPLICA_KIND_TOUCH ReplicaKind = 4
+	// The session left the holder: drop the backup if it is the holder's.
+	ReplicaKind_REPLICA_KIND_DROP ReplicaKind = 5
+	// Drop the backup if it is holder's and refuse holder's copies from now.
+	ReplicaKind_REPLICA_KIND_FENCE ReplicaKind = 6
+)
+
+// Enum value maps for ReplicaKind.
+var (
+	ReplicaKind_name = map[int32]string{
+		0: "REPLICA_KIND_UNSPECIFIED",
+		1: "REPLICA_KIND_FULL",
+		2: "REPLICA_KIND_TAKEOVER",
+		3: "REPLICA_KIND_DELTA",
+		4: "REPLICA_KIND_TOUCH",
+		5: "REPLICA_KIND_DROP",
+		6: "REPLICA_KIND_FENCE",
+	}
+	ReplicaKind_value = map[string]int32{
+		"REPLICA_KIND_UNSPECIFIED": 0,
+		"REPLICA_KIND_FULL":        1,
+		"REPLICA_KIND_TAKEOVER":    2,
+		"REPLICA_KIND_DELTA":       3,
+		"REPLICA_KIND_TOUCH":       4,
+		"REPLICA_KIND_DROP":        5,
+		"REPLICA_KIND_FENCE":       6,
+	}
+)
+
+func (x ReplicaKind) Enum() *ReplicaKind {
+	p := new(ReplicaKind)
+	*p = x
+	return p
+}
+
+func (x ReplicaKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReplicaKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_peer_proto_enumTypes[1].Descriptor()
+}
+
+func (ReplicaKind) Type() protoreflect.EnumType {
+	return &file_peer_proto_enumTypes[1]
+}
+
+func (x ReplicaKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReplicaKind.Descriptor instead.
+func (ReplicaKind) EnumDescriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{1}
+}
+
+type ReplicaStatus int32
+
+const (
+	ReplicaStatus_REPLICA_STATUS_UNSPECIFIED ReplicaStatus = 0
+	ReplicaStatus_REPLICA_STATUS_OK          ReplicaStatus = 1
+	// The backup lacks the base of a delta: send the whole session.
+	ReplicaStatus_REPLICA_STATUS_GAP ReplicaStatus = 2
+	// The backup records another holder.
+	ReplicaStatus_REPLICA_STATUS_FENCED ReplicaStatus = 3
+)
+
+// Enum value maps for ReplicaStatus.
+var (
+	ReplicaStatus_name = map[int32]string{
+		0: "REPLICA_STATUS_UNSPECIFIED",
+		1: "REPLICA_STATUS_OK",
+		2: "REPLICA_STATUS_GAP",
+		3: "REPLICA_STATUS_FENCED",
+	}
+	ReplicaStatus_value = map[string]int32{
+		"REPLICA_STATUS_UNSPECIFIED": 0,
+		"REPLICA_STATUS_OK":          1,
+		"REPLICA_STATUS_GAP":         2,
+		"REPLICA_STATUS_FENCED":      3,
+	}
+)
+
+func (x ReplicaStatus) Enum() *ReplicaStatus {
+	p := new(ReplicaStatus)
+	*p = x
+	return p
+}
+
+func (x ReplicaStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ReplicaStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_peer_proto_enumTypes[2].Descriptor()
+}
+
+func (ReplicaStatus) Type() protoreflect.EnumType {
+	return &file_peer_proto_enumTypes[2]
+}
+
+func (x ReplicaStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ReplicaStatus.Descriptor instead.
+func (ReplicaStatus) EnumDescriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{2}
+}
+
 type Version struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	N             uint64                 `protobuf:"varint,1,opt,name=n,proto3" json:"n,omitempty"`
@@ -286,9 +407,13 @@ func (x *PushTableReply) GetVersion() *Version {
 
 // A directory entry: a session and the node that holds it.
 type Entry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Holder        string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Holder string                 `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
+	// The holder's start time (unix nanoseconds): a node restarted under the
+	// same name is another incarnation, which does not hold what the old one
+	// held.
+	Started       int64 `protobuf:"varint,3,opt,name=started,proto3" json:"started,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -335,6 +460,13 @@ func (x *Entry) GetHolder() string {
 		return x.Holder
 	}
 	return ""
+}
+
+func (x *Entry) GetStarted() int64 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
 }
 
 type RegisterRequest struct {
@@ -530,7 +662,9 @@ type DirReply struct {
 	Holder string `protobuf:"bytes,2,opt,name=holder,proto3" json:"holder,omitempty"`
 	// Set when the receiver gained the partition with the current table and
 	// not every member has reported yet: the answer would be a guess.
-	Incomplete    bool `protobuf:"varint,3,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	Incomplete bool `protobuf:"varint,3,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	// The recorded holder's start time, with holder.
+	HolderStarted int64 `protobuf:"varint,4,opt,name=holder_started,json=holderStarted,proto3" json:"holder_started,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -584,6 +718,13 @@ func (x *DirReply) GetIncomplete() bool {
 		return x.Incomplete
 	}
 	return false
+}
+
+func (x *DirReply) GetHolderStarted() int64 {
+	if x != nil {
+		return x.HolderStarted
+	}
+	return 0
 }
 
 type MigrateRequest struct {
@@ -646,7 +787,10 @@ type MigrateReply struct {
 	Found bool   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
 	Data  []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Where the session went, if it moved from here a moment ago.
-	MovedTo       string `protobuf:"bytes,3,opt,name=moved_to,json=movedTo,proto3" json:"moved_to,omitempty"`
+	MovedTo string `protobuf:"bytes,3,opt,name=moved_to,json=movedTo,proto3" json:"moved_to,omitempty"`
+	// The members that keep backups of the session for this holder: the
+	// receiver fences them off once its own backups have it.
+	Backups       []string `protobuf:"bytes,4,rep,name=backups,proto3" json:"backups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -700,6 +844,13 @@ func (x *MigrateReply) GetMovedTo() string {
 		return x.MovedTo
 	}
 	return ""
+}
+
+func (x *MigrateReply) GetBackups() []string {
+	if x != nil {
+		return x.Backups
+	}
+	return nil
 }
 
 type ReleaseRequest struct {
@@ -931,8 +1082,10 @@ type StatsReply struct {
 	// Sessions in the member's memory.
 	Sessions int64 `protobuf:"varint,1,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	// Entries in its part of the directory.
-	Directory     int64    `protobuf:"varint,2,opt,name=directory,proto3" json:"directory,omitempty"`
-	Table         *Version `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	Directory int64    `protobuf:"varint,2,opt,name=directory,proto3" json:"directory,omitempty"`
+	Table     *Version `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	// Backups it keeps of other members' sessions.
+	Backups       int64 `protobuf:"varint,4,opt,name=backups,proto3" json:"backups,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -988,6 +1141,344 @@ func (x *StatsReply) GetTable() *Version {
 	return nil
 }
 
+func (x *StatsReply) GetBackups() int64 {
+	if x != nil {
+		return x.Backups
+	}
+	return 0
+}
+
+type ReplicaItem struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    ReplicaKind            `protobuf:"varint,1,opt,name=kind,proto3,enum=wadi.peer.v1.ReplicaKind" json:"kind,omitempty"`
+	Id      string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Version uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	Base    uint64                 `protobuf:"varint,4,opt,name=base,proto3" json:"base,omitempty"`
+	// The record or the delta, encoded with the sender's codecs.
+	Data []byte `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	// The members the holder keeps backups on.
+	Backups []string `protobuf:"bytes,6,rep,name=backups,proto3" json:"backups,omitempty"`
+	// How long the session has left, in milliseconds of the holder's clock.
+	ExpiresInMs int64 `protobuf:"varint,7,opt,name=expires_in_ms,json=expiresInMs,proto3" json:"expires_in_ms,omitempty"`
+	// For a fence: the holder it is against, as the backup knows it.
+	Holder        string `protobuf:"bytes,8,opt,name=holder,proto3" json:"holder,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaItem) Reset() {
+	*x = ReplicaItem{}
+	mi := &file_peer_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaItem) ProtoMessage() {}
+
+func (x *ReplicaItem) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaItem.ProtoReflect.Descriptor instead.
+func (*ReplicaItem) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReplicaItem) GetKind() ReplicaKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ReplicaKind_REPLICA_KIND_UNSPECIFIED
+}
+
+func (x *ReplicaItem) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReplicaItem) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ReplicaItem) GetBase() uint64 {
+	if x != nil {
+		return x.Base
+	}
+	return 0
+}
+
+func (x *ReplicaItem) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ReplicaItem) GetBackups() []string {
+	if x != nil {
+		return x.Backups
+	}
+	return nil
+}
+
+func (x *ReplicaItem) GetExpiresInMs() int64 {
+	if x != nil {
+		return x.ExpiresInMs
+	}
+	return 0
+}
+
+func (x *ReplicaItem) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+type ReplicateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sender and its start time.
+	From          string         `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Started       int64          `protobuf:"varint,2,opt,name=started,proto3" json:"started,omitempty"`
+	Items         []*ReplicaItem `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateRequest) Reset() {
+	*x = ReplicateRequest{}
+	mi := &file_peer_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateRequest) ProtoMessage() {}
+
+func (x *ReplicateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateRequest.ProtoReflect.Descriptor instead.
+func (*ReplicateRequest) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReplicateRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReplicateRequest) GetStarted() int64 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
+func (x *ReplicateRequest) GetItems() []*ReplicaItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type ReplicateReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Statuses      []ReplicaStatus        `protobuf:"varint,1,rep,packed,name=statuses,proto3,enum=wadi.peer.v1.ReplicaStatus" json:"statuses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicateReply) Reset() {
+	*x = ReplicateReply{}
+	mi := &file_peer_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicateReply) ProtoMessage() {}
+
+func (x *ReplicateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicateReply.ProtoReflect.Descriptor instead.
+func (*ReplicateReply) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReplicateReply) GetStatuses() []ReplicaStatus {
+	if x != nil {
+		return x.Statuses
+	}
+	return nil
+}
+
+type FindBackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindBackupRequest) Reset() {
+	*x = FindBackupRequest{}
+	mi := &file_peer_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindBackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindBackupRequest) ProtoMessage() {}
+
+func (x *FindBackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindBackupRequest.ProtoReflect.Descriptor instead.
+func (*FindBackupRequest) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *FindBackupRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type FindBackupReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Found bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	// The record, encoded with the codecs.
+	Data    []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	Version uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The holder the backup was kept for, and that holder's backups.
+	Holder        string   `protobuf:"bytes,4,opt,name=holder,proto3" json:"holder,omitempty"`
+	Backups       []string `protobuf:"bytes,5,rep,name=backups,proto3" json:"backups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindBackupReply) Reset() {
+	*x = FindBackupReply{}
+	mi := &file_peer_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindBackupReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindBackupReply) ProtoMessage() {}
+
+func (x *FindBackupReply) ProtoReflect() protoreflect.Message {
+	mi := &file_peer_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindBackupReply.ProtoReflect.Descriptor instead.
+func (*FindBackupReply) Descriptor() ([]byte, []int) {
+	return file_peer_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FindBackupReply) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *FindBackupReply) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *FindBackupReply) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *FindBackupReply) GetHolder() string {
+	if x != nil {
+		return x.Holder
+	}
+	return ""
+}
+
+func (x *FindBackupReply) GetBackups() []string {
+	if x != nil {
+		return x.Backups
+	}
+	return nil
+}
+
 var File_peer_proto protoreflect.FileDescriptor
 
 const file_peer_proto_rawDesc = "" +
@@ -1004,10 +1495,11 @@ const file_peer_proto_rawDesc = "" +
 	"\x10PushTableRequest\x12)\n" +
 	"\x05table\x18\x01 \x01(\v2\x13.wadi.peer.v1.TableR\x05table\"A\n" +
 	"\x0ePushTableReply\x12/\n" +
-	"\aversion\x18\x01 \x01(\v2\x15.wadi.peer.v1.VersionR\aversion\"/\n" +
+	"\aversion\x18\x01 \x01(\v2\x15.wadi.peer.v1.VersionR\aversion\"I\n" +
 	"\x05Entry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06holder\x18\x02 \x01(\tR\x06holder\"\xad\x01\n" +
+	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x18\n" +
+	"\astarted\x18\x03 \x01(\x03R\astarted\"\xad\x01\n" +
 	"\x0fRegisterRequest\x12/\n" +
 	"\aversion\x18\x01 \x01(\v2\x15.wadi.peer.v1.VersionR\aversion\x12-\n" +
 	"\aentries\x18\x02 \x03(\v2\x13.wadi.peer.v1.EntryR\aentries\x12&\n" +
@@ -1019,20 +1511,22 @@ const file_peer_proto_rawDesc = "" +
 	"\x06holder\x18\x03 \x01(\tR\x06holder\"P\n" +
 	"\rLookupRequest\x12/\n" +
 	"\aversion\x18\x01 \x01(\v2\x15.wadi.peer.v1.VersionR\aversion\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"m\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\x94\x01\n" +
 	"\bDirReply\x12)\n" +
 	"\x05stale\x18\x01 \x01(\v2\x13.wadi.peer.v1.TableR\x05stale\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x1e\n" +
 	"\n" +
 	"incomplete\x18\x03 \x01(\bR\n" +
-	"incomplete\"0\n" +
+	"incomplete\x12%\n" +
+	"\x0eholder_started\x18\x04 \x01(\x03R\rholderStarted\"0\n" +
 	"\x0eMigrateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\tR\x02to\"S\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\"m\n" +
 	"\fMigrateReply\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x19\n" +
-	"\bmoved_to\x18\x03 \x01(\tR\amovedTo\"H\n" +
+	"\bmoved_to\x18\x03 \x01(\tR\amovedTo\x12\x18\n" +
+	"\abackups\x18\x04 \x03(\tR\abackups\"H\n" +
 	"\x0eReleaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x16\n" +
@@ -1042,18 +1536,55 @@ const file_peer_proto_rawDesc = "" +
 	"\bsessions\x18\x01 \x03(\fR\bsessions\"*\n" +
 	"\fHandoffReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x05R\baccepted\"\x0e\n" +
-	"\fStatsRequest\"s\n" +
+	"\fStatsRequest\"\x8d\x01\n" +
 	"\n" +
 	"StatsReply\x12\x1a\n" +
 	"\bsessions\x18\x01 \x01(\x03R\bsessions\x12\x1c\n" +
 	"\tdirectory\x18\x02 \x01(\x03R\tdirectory\x12+\n" +
-	"\x05table\x18\x03 \x01(\v2\x15.wadi.peer.v1.VersionR\x05table*L\n" +
+	"\x05table\x18\x03 \x01(\v2\x15.wadi.peer.v1.VersionR\x05table\x12\x18\n" +
+	"\abackups\x18\x04 \x01(\x03R\abackups\"\xe4\x01\n" +
+	"\vReplicaItem\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.wadi.peer.v1.ReplicaKindR\x04kind\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x12\n" +
+	"\x04base\x18\x04 \x01(\x04R\x04base\x12\x12\n" +
+	"\x04data\x18\x05 \x01(\fR\x04data\x12\x18\n" +
+	"\abackups\x18\x06 \x03(\tR\abackups\x12\"\n" +
+	"\rexpires_in_ms\x18\a \x01(\x03R\vexpiresInMs\x12\x16\n" +
+	"\x06holder\x18\b \x01(\tR\x06holder\"q\n" +
+	"\x10ReplicateRequest\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x18\n" +
+	"\astarted\x18\x02 \x01(\x03R\astarted\x12/\n" +
+	"\x05items\x18\x03 \x03(\v2\x19.wadi.peer.v1.ReplicaItemR\x05items\"I\n" +
+	"\x0eReplicateReply\x127\n" +
+	"\bstatuses\x18\x01 \x03(\x0e2\x1b.wadi.peer.v1.ReplicaStatusR\bstatuses\"#\n" +
+	"\x11FindBackupRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x87\x01\n" +
+	"\x0fFindBackupReply\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x16\n" +
+	"\x06holder\x18\x04 \x01(\tR\x06holder\x12\x18\n" +
+	"\abackups\x18\x05 \x03(\tR\abackups*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"MODE_CLAIM\x10\x01\x12\r\n" +
 	"\tMODE_MOVE\x10\x02\x12\x0f\n" +
-	"\vMODE_REPORT\x10\x032\xa0\x04\n" +
+	"\vMODE_REPORT\x10\x03*\xbc\x01\n" +
+	"\vReplicaKind\x12\x1c\n" +
+	"\x18REPLICA_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11REPLICA_KIND_FULL\x10\x01\x12\x19\n" +
+	"\x15REPLICA_KIND_TAKEOVER\x10\x02\x12\x16\n" +
+	"\x12REPLICA_KIND_DELTA\x10\x03\x12\x16\n" +
+	"\x12REPLICA_KIND_TOUCH\x10\x04\x12\x15\n" +
+	"\x11REPLICA_KIND_DROP\x10\x05\x12\x16\n" +
+	"\x12REPLICA_KIND_FENCE\x10\x06*y\n" +
+	"\rReplicaStatus\x12\x1e\n" +
+	"\x1aREPLICA_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11REPLICA_STATUS_OK\x10\x01\x12\x16\n" +
+	"\x12REPLICA_STATUS_GAP\x10\x02\x12\x19\n" +
+	"\x15REPLICA_STATUS_FENCED\x10\x032\xb9\x05\n" +
 	"\x04Peer\x12I\n" +
 	"\tPushTable\x12\x1e.wadi.peer.v1.PushTableRequest\x1a\x1c.wadi.peer.v1.PushTableReply\x12A\n" +
 	"\bRegister\x12\x1d.wadi.peer.v1.RegisterRequest\x1a\x16.wadi.peer.v1.DirReply\x12=\n" +
@@ -1062,7 +1593,10 @@ const file_peer_proto_rawDesc = "" +
 	"\aMigrate\x12\x1c.wadi.peer.v1.MigrateRequest\x1a\x1a.wadi.peer.v1.MigrateReply\x12C\n" +
 	"\aRelease\x12\x1c.wadi.peer.v1.ReleaseRequest\x1a\x1a.wadi.peer.v1.ReleaseReply\x12C\n" +
 	"\aHandoff\x12\x1c.wadi.peer.v1.HandoffRequest\x1a\x1a.wadi.peer.v1.HandoffReply\x12=\n" +
-	"\x05Stats\x12\x1a.wadi.peer.v1.StatsRequest\x1a\x18.wadi.peer.v1.StatsReplyB6Z4github.com/wadi-go/wadi/core/cluster/internal/peerpbb\x06proto3"
+	"\x05Stats\x12\x1a.wadi.peer.v1.StatsRequest\x1a\x18.wadi.peer.v1.StatsReply\x12I\n" +
+	"\tReplicate\x12\x1e.wadi.peer.v1.ReplicateRequest\x1a\x1c.wadi.peer.v1.ReplicateReply\x12L\n" +
+	"\n" +
+	"FindBackup\x12\x1f.wadi.peer.v1.FindBackupRequest\x1a\x1d.wadi.peer.v1.FindBackupReplyB6Z4github.com/wadi-go/wadi/core/cluster/internal/peerpbb\x06proto3"
 
 var (
 	file_peer_proto_rawDescOnce sync.Once
@@ -1076,60 +1610,74 @@ func file_peer_proto_rawDescGZIP() []byte {
 	return file_peer_proto_rawDescData
 }
 
-var file_peer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_peer_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_peer_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_peer_proto_goTypes = []any{
-	(Mode)(0),                // 0: wadi.peer.v1.Mode
-	(*Version)(nil),          // 1: wadi.peer.v1.Version
-	(*Table)(nil),            // 2: wadi.peer.v1.Table
-	(*PushTableRequest)(nil), // 3: wadi.peer.v1.PushTableRequest
-	(*PushTableReply)(nil),   // 4: wadi.peer.v1.PushTableReply
-	(*Entry)(nil),            // 5: wadi.peer.v1.Entry
-	(*RegisterRequest)(nil),  // 6: wadi.peer.v1.RegisterRequest
-	(*RemoveRequest)(nil),    // 7: wadi.peer.v1.RemoveRequest
-	(*LookupRequest)(nil),    // 8: wadi.peer.v1.LookupRequest
-	(*DirReply)(nil),         // 9: wadi.peer.v1.DirReply
-	(*MigrateRequest)(nil),   // 10: wadi.peer.v1.MigrateRequest
-	(*MigrateReply)(nil),     // 11: wadi.peer.v1.MigrateReply
-	(*ReleaseRequest)(nil),   // 12: wadi.peer.v1.ReleaseRequest
-	(*ReleaseReply)(nil),     // 13: wadi.peer.v1.ReleaseReply
-	(*HandoffRequest)(nil),   // 14: wadi.peer.v1.HandoffRequest
-	(*HandoffReply)(nil),     // 15: wadi.peer.v1.HandoffReply
-	(*StatsRequest)(nil),     // 16: wadi.peer.v1.StatsRequest
-	(*StatsReply)(nil),       // 17: wadi.peer.v1.StatsReply
+	(Mode)(0),                 // 0: wadi.peer.v1.Mode
+	(ReplicaKind)(0),          // 1: wadi.peer.v1.ReplicaKind
+	(ReplicaStatus)(0),        // 2: wadi.peer.v1.ReplicaStatus
+	(*Version)(nil),           // 3: wadi.peer.v1.Version
+	(*Table)(nil),             // 4: wadi.peer.v1.Table
+	(*PushTableRequest)(nil),  // 5: wadi.peer.v1.PushTableRequest
+	(*PushTableReply)(nil),    // 6: wadi.peer.v1.PushTableReply
+	(*Entry)(nil),             // 7: wadi.peer.v1.Entry
+	(*RegisterRequest)(nil),   // 8: wadi.peer.v1.RegisterRequest
+	(*RemoveRequest)(nil),     // 9: wadi.peer.v1.RemoveRequest
+	(*LookupRequest)(nil),     // 10: wadi.peer.v1.LookupRequest
+	(*DirReply)(nil),          // 11: wadi.peer.v1.DirReply
+	(*MigrateRequest)(nil),    // 12: wadi.peer.v1.MigrateRequest
+	(*MigrateReply)(nil),      // 13: wadi.peer.v1.MigrateReply
+	(*ReleaseRequest)(nil),    // 14: wadi.peer.v1.ReleaseRequest
+	(*ReleaseReply)(nil),      // 15: wadi.peer.v1.ReleaseReply
+	(*HandoffRequest)(nil),    // 16: wadi.peer.v1.HandoffRequest
+	(*HandoffReply)(nil),      // 17: wadi.peer.v1.HandoffReply
+	(*StatsRequest)(nil),      // 18: wadi.peer.v1.StatsRequest
+	(*StatsReply)(nil),        // 19: wadi.peer.v1.StatsReply
+	(*ReplicaItem)(nil),       // 20: wadi.peer.v1.ReplicaItem
+	(*ReplicateRequest)(nil),  // 21: wadi.peer.v1.ReplicateRequest
+	(*ReplicateReply)(nil),    // 22: wadi.peer.v1.ReplicateReply
+	(*FindBackupRequest)(nil), // 23: wadi.peer.v1.FindBackupRequest
+	(*FindBackupReply)(nil),   // 24: wadi.peer.v1.FindBackupReply
 }
 var file_peer_proto_depIdxs = []int32{
-	1,  // 0: wadi.peer.v1.Table.version:type_name -> wadi.peer.v1.Version
-	2,  // 1: wadi.peer.v1.PushTableRequest.table:type_name -> wadi.peer.v1.Table
-	1,  // 2: wadi.peer.v1.PushTableReply.version:type_name -> wadi.peer.v1.Version
-	1,  // 3: wadi.peer.v1.RegisterRequest.version:type_name -> wadi.peer.v1.Version
-	5,  // 4: wadi.peer.v1.RegisterRequest.entries:type_name -> wadi.peer.v1.Entry
+	3,  // 0: wadi.peer.v1.Table.version:type_name -> wadi.peer.v1.Version
+	4,  // 1: wadi.peer.v1.PushTableRequest.table:type_name -> wadi.peer.v1.Table
+	3,  // 2: wadi.peer.v1.PushTableReply.version:type_name -> wadi.peer.v1.Version
+	3,  // 3: wadi.peer.v1.RegisterRequest.version:type_name -> wadi.peer.v1.Version
+	7,  // 4: wadi.peer.v1.RegisterRequest.entries:type_name -> wadi.peer.v1.Entry
 	0,  // 5: wadi.peer.v1.RegisterRequest.mode:type_name -> wadi.peer.v1.Mode
-	1,  // 6: wadi.peer.v1.RemoveRequest.version:type_name -> wadi.peer.v1.Version
-	1,  // 7: wadi.peer.v1.LookupRequest.version:type_name -> wadi.peer.v1.Version
-	2,  // 8: wadi.peer.v1.DirReply.stale:type_name -> wadi.peer.v1.Table
-	1,  // 9: wadi.peer.v1.StatsReply.table:type_name -> wadi.peer.v1.Version
-	3,  // 10: wadi.peer.v1.Peer.PushTable:input_type -> wadi.peer.v1.PushTableRequest
-	6,  // 11: wadi.peer.v1.Peer.Register:input_type -> wadi.peer.v1.RegisterRequest
-	7,  // 12: wadi.peer.v1.Peer.Remove:input_type -> wadi.peer.v1.RemoveRequest
-	8,  // 13: wadi.peer.v1.Peer.Lookup:input_type -> wadi.peer.v1.LookupRequest
-	10, // 14: wadi.peer.v1.Peer.Migrate:input_type -> wadi.peer.v1.MigrateRequest
-	12, // 15: wadi.peer.v1.Peer.Release:input_type -> wadi.peer.v1.ReleaseRequest
-	14, // 16: wadi.peer.v1.Peer.Handoff:input_type -> wadi.peer.v1.HandoffRequest
-	16, // 17: wadi.peer.v1.Peer.Stats:input_type -> wadi.peer.v1.StatsRequest
-	4,  // 18: wadi.peer.v1.Peer.PushTable:output_type -> wadi.peer.v1.PushTableReply
-	9,  // 19: wadi.peer.v1.Peer.Register:output_type -> wadi.peer.v1.DirReply
-	9,  // 20: wadi.peer.v1.Peer.Remove:output_type -> wadi.peer.v1.DirReply
-	9,  // 21: wadi.peer.v1.Peer.Lookup:output_type -> wadi.peer.v1.DirReply
-	11, // 22: wadi.peer.v1.Peer.Migrate:output_type -> wadi.peer.v1.MigrateReply
-	13, // 23: wadi.peer.v1.Peer.Release:output_type -> wadi.peer.v1.ReleaseReply
-	15, // 24: wadi.peer.v1.Peer.Handoff:output_type -> wadi.peer.v1.HandoffReply
-	17, // 25: wadi.peer.v1.Peer.Stats:output_type -> wadi.peer.v1.StatsReply
-	18, // [18:26] is the sub-list for method output_type
-	10, // [10:18] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	3,  // 6: wadi.peer.v1.RemoveRequest.version:type_name -> wadi.peer.v1.Version
+	3,  // 7: wadi.peer.v1.LookupRequest.version:type_name -> wadi.peer.v1.Version
+	4,  // 8: wadi.peer.v1.DirReply.stale:type_name -> wadi.peer.v1.Table
+	3,  // 9: wadi.peer.v1.StatsReply.table:type_name -> wadi.peer.v1.Version
+	1,  // 10: wadi.peer.v1.ReplicaItem.kind:type_name -> wadi.peer.v1.ReplicaKind
+	20, // 11: wadi.peer.v1.ReplicateRequest.items:type_name -> wadi.peer.v1.ReplicaItem
+	2,  // 12: wadi.peer.v1.ReplicateReply.statuses:type_name -> wadi.peer.v1.ReplicaStatus
+	5,  // 13: wadi.peer.v1.Peer.PushTable:input_type -> wadi.peer.v1.PushTableRequest
+	8,  // 14: wadi.peer.v1.Peer.Register:input_type -> wadi.peer.v1.RegisterRequest
+	9,  // 15: wadi.peer.v1.Peer.Remove:input_type -> wadi.peer.v1.RemoveRequest
+	10, // 16: wadi.peer.v1.Peer.Lookup:input_type -> wadi.peer.v1.LookupRequest
+	12, // 17: wadi.peer.v1.Peer.Migrate:input_type -> wadi.peer.v1.MigrateRequest
+	14, // 18: wadi.peer.v1.Peer.Release:input_type -> wadi.peer.v1.ReleaseRequest
+	16, // 19: wadi.peer.v1.Peer.Handoff:input_type -> wadi.peer.v1.HandoffRequest
+	18, // 20: wadi.peer.v1.Peer.Stats:input_type -> wadi.peer.v1.StatsRequest
+	21, // 21: wadi.peer.v1.Peer.Replicate:input_type -> wadi.peer.v1.ReplicateRequest
+	23, // 22: wadi.peer.v1.Peer.FindBackup:input_type -> wadi.peer.v1.FindBackupRequest
+	6,  // 23: wadi.peer.v1.Peer.PushTable:output_type -> wadi.peer.v1.PushTableReply
+	11, // 24: wadi.peer.v1.Peer.Register:output_type -> wadi.peer.v1.DirReply
+	11, // 25: wadi.peer.v1.Peer.Remove:output_type -> wadi.peer.v1.DirReply
+	11, // 26: wadi.peer.v1.Peer.Lookup:output_type -> wadi.peer.v1.DirReply
+	13, // 27: wadi.peer.v1.Peer.Migrate:output_type -> wadi.peer.v1.MigrateReply
+	15, // 28: wadi.peer.v1.Peer.Release:output_type -> wadi.peer.v1.ReleaseReply
+	17, // 29: wadi.peer.v1.Peer.Handoff:output_type -> wadi.peer.v1.HandoffReply
+	19, // 30: wadi.peer.v1.Peer.Stats:output_type -> wadi.peer.v1.StatsReply
+	22, // 31: wadi.peer.v1.Peer.Replicate:output_type -> wadi.peer.v1.ReplicateReply
+	24, // 32: wadi.peer.v1.Peer.FindBackup:output_type -> wadi.peer.v1.FindBackupReply
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_peer_proto_init() }
@@ -1142,8 +1690,8 @@ func file_peer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_peer_proto_rawDesc), len(file_peer_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   17,
+			NumEnums:      3,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

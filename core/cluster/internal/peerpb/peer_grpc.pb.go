@@ -22,14 +22,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Peer_PushTable_FullMethodName = "/wadi.peer.v1.Peer/PushTable"
-	Peer_Register_FullMethodName  = "/wadi.peer.v1.Peer/Register"
-	Peer_Remove_FullMethodName    = "/wadi.peer.v1.Peer/Remove"
-	Peer_Lookup_FullMethodName    = "/wadi.peer.v1.Peer/Lookup"
-	Peer_Migrate_FullMethodName   = "/wadi.peer.v1.Peer/Migrate"
-	Peer_Release_FullMethodName   = "/wadi.peer.v1.Peer/Release"
-	Peer_Handoff_FullMethodName   = "/wadi.peer.v1.Peer/Handoff"
-	Peer_Stats_FullMethodName     = "/wadi.peer.v1.Peer/Stats"
+	Peer_PushTable_FullMethodName  = "/wadi.peer.v1.Peer/PushTable"
+	Peer_Register_FullMethodName   = "/wadi.peer.v1.Peer/Register"
+	Peer_Remove_FullMethodName     = "/wadi.peer.v1.Peer/Remove"
+	Peer_Lookup_FullMethodName     = "/wadi.peer.v1.Peer/Lookup"
+	Peer_Migrate_FullMethodName    = "/wadi.peer.v1.Peer/Migrate"
+	Peer_Release_FullMethodName    = "/wadi.peer.v1.Peer/Release"
+	Peer_Handoff_FullMethodName    = "/wadi.peer.v1.Peer/Handoff"
+	Peer_Stats_FullMethodName      = "/wadi.peer.v1.Peer/Stats"
+	Peer_Replicate_FullMethodName  = "/wadi.peer.v1.Peer/Replicate"
+	Peer_FindBackup_FullMethodName = "/wadi.peer.v1.Peer/FindBackup"
 )
 
 // PeerClient is the client API for Peer service.
@@ -44,6 +46,8 @@ type PeerClient interface {
 	Release(ctx context.Context, in *ReleaseRequest, opts ...grpc.CallOption) (*ReleaseReply, error)
 	Handoff(ctx context.Context, in *HandoffRequest, opts ...grpc.CallOption) (*HandoffReply, error)
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsReply, error)
+	Replicate(ctx context.Context, in *ReplicateRequest, opts ...grpc.CallOption) (*ReplicateReply, error)
+	FindBackup(ctx context.Context, in *FindBackupRequest, opts ...grpc.CallOption) (*FindBackupReply, error)
 }
 
 type peerClient struct {
@@ -134,6 +138,26 @@ func (c *peerClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *peerClient) Replicate(ctx context.Context, in *ReplicateRequest, opts ...grpc.CallOption) (*ReplicateReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplicateReply)
+	err := c.cc.Invoke(ctx, Peer_Replicate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *peerClient) FindBackup(ctx context.Context, in *FindBackupRequest, opts ...grpc.CallOption) (*FindBackupReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindBackupReply)
+	err := c.cc.Invoke(ctx, Peer_FindBackup_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PeerServer is the server API for Peer service.
 // All implementations should embed UnimplementedPeerServer
 // for forward compatibility.
@@ -146,6 +170,8 @@ type PeerServer interface {
 	Release(context.Context, *ReleaseRequest) (*ReleaseReply, error)
 	Handoff(context.Context, *HandoffRequest) (*HandoffReply, error)
 	Stats(context.Context, *StatsRequest) (*StatsReply, error)
+	Replicate(context.Context, *ReplicateRequest) (*ReplicateReply, error)
+	FindBackup(context.Context, *FindBackupRequest) (*FindBackupReply, error)
 }
 
 // UnimplementedPeerServer should be embedded to have
@@ -178,6 +204,12 @@ func (UnimplementedPeerServer) Handoff(context.Context, *HandoffRequest) (*Hando
 }
 func (UnimplementedPeerServer) Stats(context.Context, *StatsRequest) (*StatsReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedPeerServer) Replicate(context.Context, *ReplicateRequest) (*ReplicateReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Replicate not implemented")
+}
+func (UnimplementedPeerServer) FindBackup(context.Context, *FindBackupRequest) (*FindBackupReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindBackup not implemented")
 }
 func (UnimplementedPeerServer) testEmbeddedByValue() {}
 
@@ -343,6 +375,42 @@ func _Peer_Stats_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Peer_Replicate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplicateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServer).Replicate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Peer_Replicate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServer).Replicate(ctx, req.(*ReplicateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Peer_FindBackup_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindBackupRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PeerServer).FindBackup(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Peer_FindBackup_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PeerServer).FindBackup(ctx, req.(*FindBackupRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Peer_ServiceDesc is the grpc.ServiceDesc for Peer service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -381,6 +449,14 @@ var Peer_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _Peer_Stats_Handler,
+		},
+		{
+			MethodName: "Replicate",
+			Handler:    _Peer_Replicate_Handler,
+		},
+		{
+			MethodName: "FindBackup",
+			Handler:    _Peer_FindBackup_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,415 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/sdk/replicator"
+)
+
+// Placer computes where backups go; a replicator strategy implements it.
+type Placer interface {
+	Place(ctx context.Context, req replicator.PlaceRequest) ([][]string, error)
+}
+
+// Replicas is what the node needs of the session manager to keep other
+// members' backups and restore them; *session.Manager implements it.
+type Replicas interface {
+	ApplyReplicas(ctx context.Context, from string, items []session.ReplicaItem) ([]session.ReplicaStatus, error)
+	Backup(ctx context.Context, id string) ([]byte, session.BackupInfo, error)
+	OrphanBackups(alive func(string) bool) []session.BackupInfo
+	Promote(ctx context.Context, id, holder string) error
+	Replan(ctx context.Context)
+	Replicated(id string) []string
+	BackupCount() int
+}
+
+// incarnation names a member as the holder of backups: a node restarted
+// under the same name holds none of what it held before.
+func incarnation(name string, started int64) string {
+	return name + "#" + strconv.FormatInt(started, 10)
+}
+
+func parseIncarnation(s string) (string, int64, bool) {
+	name, st, ok := strings.Cut(s, "#")
+	if !ok {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(st, 10, 64)
+	return name, n, err == nil
+}
+
+// aliveHolder reports whether a backup's holder (an incarnation) is alive.
+func (n *Node) aliveHolder(h string) bool {
+	name, started, ok := parseIncarnation(h)
+	return ok && n.aliveIncarnation(name, started)
+}
+
+func (n *Node) replicas() (Replicas, bool) {
+	b := n.sessions.Load()
+	if b == nil {
+		return nil, false
+	}
+	r, ok := b.s.(Replicas)
+	return r, ok
+}
+
+// Replicating reports whether the node keeps backups.
+func (n *Node) Replicating() bool { return n.cfg.Placer != nil && n.cfg.Backups > 0 }
+
+// Targets implements session.Replicas: the backups of a session held here,
+// from the placement computed at the last membership change.
+func (n *Node) Targets(id string) []string {
+	pl := n.placement.Load()
+	if pl == nil {
+		return nil
+	}
+	return (*pl)[Partition(id, n.cfg.Partitions)]
+}
+
+// Send implements session.Replicas.
+func (n *Node) Send(ctx context.Context, to string, items []session.ReplicaItem) ([]session.ReplicaStatus, error) {
+	if to == n.self {
+		return nil, errors.New("cluster: a node is not its own backup")
+	}
+	c, err := n.clientOf(to)
+	if err != nil {
+		return nil, err
+	}
+	req := &peerpb.ReplicateRequest{From: n.self, Started: n.cfg.Self.Started, Items: make([]*peerpb.ReplicaItem, len(items))}
+	for i, it := range items {
+		req.Items[i] = &peerpb.ReplicaItem{
+			Kind: peerpb.ReplicaKind(it.Kind), Id: it.ID, Version: it.Version, Base: it.Base,
+			Data: it.Data, Backups: it.Backups, ExpiresInMs: it.ExpiresIn.Milliseconds(), Holder: it.Holder,
+		}
+	}
+	n.replMessages.Add(1)
+	n.replBytes.Add(int64(proto.Size(req)))
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	defer cancel()
+	reply, err := c.Replicate(cctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: replicating to %s: %w", to, err)
+	}
+	out := make([]session.ReplicaStatus, len(reply.GetStatuses()))
+	for i, st := range reply.GetStatuses() {
+		out[i] = session.ReplicaStatus(st)
+	}
+	return out, nil
+}
+
+// ReplicationTraffic is what this node has sent to backups: messages and
+// their bytes on the wire (protobuf), for benchmarks and metrics.
+func (n *Node) ReplicationTraffic() (messages, bytes int64) {
+	return n.replMessages.Load(), n.replBytes.Load()
+}
+
+func (s *server) Replicate(ctx context.Context, req *peerpb.ReplicateRequest) (*peerpb.ReplicateReply, error) {
+	if req.GetFrom() == "" || req.GetFrom() == s.n.self {
+		return nil, status.Error(codes.InvalidArgument, "replicate: no sender")
+	}
+	r, ok := s.n.replicas()
+	if !ok {
+		return nil, status.Error(codes.Unavailable, "replicate: this node is still starting")
+	}
+	items := make([]session.ReplicaItem, len(req.GetItems()))
+	for i, it := range req.GetItems() {
+		if it.GetExpiresInMs() < 0 || it.GetKind() < peerpb.ReplicaKind_REPLICA_KIND_FULL || it.GetKind() > peerpb.ReplicaKind_REPLICA_KIND_FENCE {
+			return nil, status.Errorf(codes.InvalidArgument, "replicate: item %d: bad kind or expiry", i)
+		}
+		items[i] = session.ReplicaItem{
+			Kind: session.ReplicaKind(it.GetKind()), ID: it.GetId(), Version: it.GetVersion(), Base: it.GetBase(),
+			Data: it.GetData(), Backups: it.GetBackups(), ExpiresIn: time.Duration(it.GetExpiresInMs()) * time.Millisecond,
+			Holder: it.GetHolder(),
+		}
+	}
+	st, err := r.ApplyReplicas(ctx, incarnation(req.GetFrom(), req.GetStarted()), items)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "replicate: %v", err)
+	}
+	out := &peerpb.ReplicateReply{Statuses: make([]peerpb.ReplicaStatus, len(st))}
+	for i, x := range st {
+		out.Statuses[i] = peerpb.ReplicaStatus(x)
+	}
+	return out, nil
+}
+
+func (s *server) FindBackup(ctx context.Context, req *peerpb.FindBackupRequest) (*peerpb.FindBackupReply, error) {
+	if !session.ValidID(req.GetId()) {
+		return nil, status.Error(codes.InvalidArgument, "find backup: bad id")
+	}
+	r, ok := s.n.replicas()
+	if !ok {
+		return nil, status.Error(codes.Unavailable, "find backup: this node is still starting")
+	}
+	data, info, err := r.Backup(ctx, req.GetId())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "find backup: %v", err)
+	}
+	if data == nil {
+		return &peerpb.FindBackupReply{}, nil
+	}
+	return &peerpb.FindBackupReply{Found: true, Data: data, Version: info.Version, Holder: info.Holder, Backups: info.Backups}, nil
+}
+
+// place recomputes where this node's sessions keep their backups: one
+// answer per partition, computed by the replicator once per membership
+// change, so that a request only indexes it.
+func (n *Node) place(ctx context.Context) error {
+	if !n.Replicating() {
+		return nil
+	}
+	members := n.ms.Members()
+	req := replicator.PlaceRequest{Primaries: make([]string, n.cfg.Partitions)}
+	for _, m := range members {
+		req.Members = append(req.Members, replicator.Member{Name: m.Name, Zone: m.Zone})
+	}
+	for i := range req.Primaries {
+		req.Primaries[i] = n.self
+	}
+	pctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	out, err := n.cfg.Placer.Place(pctx, req)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cluster: placing backups: %w", err)
+	}
+	if len(out) != n.cfg.Partitions {
+		return fmt.Errorf("cluster: the replicator placed %d partitions of %d", len(out), n.cfg.Partitions)
+	}
+	live := make(map[string]bool, len(members))
+	for _, m := range members {
+		live[m.Name] = true
+	}
+	// What a replicator answers is checked like any input: only live
+	// members, never this node, never one twice, at most Backups.
+	pl := make([][]string, len(out))
+	for p, bs := range out {
+		var keep []string
+		for _, b := range bs {
+			if live[b] && b != n.self && !slices.Contains(keep, b) && len(keep) < n.cfg.Backups {
+				keep = append(keep, b)
+			}
+		}
+		pl[p] = keep
+	}
+	n.placement.Store(&pl)
+	return nil
+}
+
+// replicate keeps the backups in step with the farm: after every
+// membership change it places backups again and re-creates those that are
+// missing, and it restores the sessions whose holder died from the backups
+// kept here — in the background, so that the backup count is whole again
+// before a second failure, not only when a request comes.
+func (n *Node) replicate(ctx context.Context) {
+	defer n.wg.Done()
+	interval := 5 * time.Second
+	if n.cfg.Fast {
+		interval = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var lastMembers string
+	for {
+		changed := n.ms.Changed()
+		members := n.ms.Members()
+		var names []string
+		for _, m := range members {
+			names = append(names, incarnation(m.Name, m.Started))
+		}
+		if key := strings.Join(names, ","); key != lastMembers {
+			if err := n.place(ctx); err != nil {
+				n.log.Error("backups not placed; keeping the previous placement", "error", err)
+			} else {
+				lastMembers = key
+			}
+		}
+		// Every round, not only on change: what failed (a member still
+		// starting) is retried soon. A session whose backups are whole
+		// costs a comparison.
+		if r, ok := n.replicas(); ok {
+			r.Replan(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// restoreLoop restores orphaned backups after each membership change and
+// every few seconds; it runs apart from placement, which it must not wait
+// for.
+func (n *Node) restoreLoop(ctx context.Context) {
+	defer n.wg.Done()
+	interval := 5 * time.Second
+	if n.cfg.Fast {
+		interval = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	firstSeen := make(map[string]time.Time) // orphans not restored yet
+	for {
+		changed := n.ms.Changed()
+		n.restoreOrphans(ctx, firstSeen)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+// restoreOrphans promotes the backups kept here whose holder died: each
+// is restored by the first live member of the holder's backup list, so the
+// survivors do not race for it; one that stays an orphan for a few rounds
+// (that member is slow or died too) is restored by whichever node has it.
+func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Time) {
+	r, ok := n.replicas()
+	if !ok || n.left.Load() {
+		return
+	}
+	orphans := r.OrphanBackups(n.aliveHolder)
+	now := time.Now()
+	seen := make(map[string]bool, len(orphans))
+	restored := 0
+	for _, o := range orphans {
+		if ctx.Err() != nil {
+			return
+		}
+		seen[o.ID] = true
+		if _, ok := firstSeen[o.ID]; !ok {
+			firstSeen[o.ID] = now
+		}
+		designated := n.self
+		for _, b := range o.Backups {
+			if n.alive(b) {
+				designated = b
+				break
+			}
+		}
+		if designated != n.self && now.Sub(firstSeen[o.ID]) < 3*n.directoryWait()/2 {
+			continue
+		}
+		err := r.Promote(ctx, o.ID, o.Holder)
+		switch {
+		case err == nil:
+			restored++
+			delete(firstSeen, o.ID)
+		case errors.Is(err, session.ErrHeldElsewhere):
+			n.log.Debug("an orphaned backup's session lives elsewhere; dropped", "session", logID(o.ID), "error", err)
+			delete(firstSeen, o.ID)
+		default:
+			n.log.Debug("restoring a session from its backup failed; retrying", "session", logID(o.ID), "error", err)
+		}
+	}
+	for id := range firstSeen {
+		if !seen[id] {
+			delete(firstSeen, id)
+		}
+	}
+	if restored > 0 {
+		n.log.Info("restored sessions of a member that died from their backups", "count", restored)
+	}
+}
+
+// restore is Fetch's path for a session whose holder is gone (or unknown
+// to the directory): the backups of the live members are asked, the
+// newest copy is claimed in the directory — which refuses if another node
+// restored it first — and returned.
+func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string, error) {
+	r, ok := n.replicas()
+	if !ok || !n.Replicating() {
+		return nil, "", nil
+	}
+	type found struct {
+		from string
+		rep  *peerpb.FindBackupReply
+	}
+	var (
+		mu     sync.Mutex
+		copies []found
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	if data, info, err := r.Backup(ctx, id); err != nil {
+		errs = append(errs, err)
+	} else if data != nil {
+		copies = append(copies, found{n.self, &peerpb.FindBackupReply{Found: true, Data: data, Version: info.Version, Holder: info.Holder, Backups: info.Backups}})
+	}
+	for _, m := range n.others() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := n.client(m.Peer)
+			var rep *peerpb.FindBackupReply
+			if err == nil {
+				cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+				rep, err = c.FindBackup(cctx, &peerpb.FindBackupRequest{Id: id})
+				cancel()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
+			case rep.GetFound():
+				copies = append(copies, found{m.Name, rep})
+			}
+		}()
+	}
+	wg.Wait()
+	if len(copies) == 0 {
+		// Restored elsewhere a moment ago (its backup is gone because it
+		// is a session again): the directory says where.
+		if h, err := n.lookup(ctx, id); err == nil && h.name != "" && h.name != n.self && n.aliveIncarnation(h.name, h.started) {
+			return nil, h.name, nil
+		}
+		if len(errs) > 0 {
+			// A member that did not answer may keep the only copy.
+			return nil, "", fmt.Errorf("%w: looking for a backup of %s: %w", ErrUndecided, logID(id), errors.Join(errs...))
+		}
+		return nil, "", nil
+	}
+	best := slices.MaxFunc(copies, func(a, b found) int {
+		return cmp.Or(cmp.Compare(a.rep.GetVersion(), b.rep.GetVersion()), strings.Compare(b.from, a.from))
+	})
+	holder, err := n.claimOver(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if holder != n.self {
+		return nil, holder, nil // another node restored it first: fetch it from there
+	}
+	stale := slices.Clone(best.rep.GetBackups())
+	for _, c := range copies {
+		if !slices.Contains(stale, c.from) && c.from != n.self {
+			stale = append(stale, c.from)
+		}
+	}
+	n.log.Info("restored a session from its backup", "session", logID(id), "from", best.from, "holder_was", best.rep.GetHolder(), "version", best.rep.GetVersion())
+	n.restored.Add(1)
+	return &session.Fetched{
+		Data: best.rep.GetData(), Settle: func(bool) error { return nil },
+		Previous: best.rep.GetHolder(), Stale: stale,
+	}, "", nil
+}
+
+// Restored is how many sessions requests restored from backups here.
+func (n *Node) Restored() int64 { return n.restored.Load() }
