@@ -161,11 +161,11 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 	for {
 		targets := r.Targets(snap.id)
 		type job struct {
-			to    string
-			item  ReplicaItem
-			drop  bool
-			st    ReplicaStatus
-			err   error
+			to   string
+			item ReplicaItem
+			drop bool
+			st   ReplicaStatus
+			err  error
 		}
 		var jobs []*job
 		for _, t := range targets {
