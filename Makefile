@@ -76,6 +76,7 @@ bench:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME) ./core/session
+	$(GO) test -run '^$$' -fuzz FuzzDecodeDelta -fuzztime $(FUZZTIME) ./core/session
 	$(GO) test -run '^$$' -fuzz FuzzCookieHeader -fuzztime $(FUZZTIME) ./core/session
 	$(GO) test -run '^$$' -fuzz FuzzParseChain -fuzztime $(FUZZTIME) ./core/session
 	$(GO) test -run '^$$' -fuzz FuzzRouteToken -fuzztime $(FUZZTIME) ./core/session
