@@ -181,7 +181,7 @@ func (f *farm) add(name string) *farmNode {
 		opts.Relocator = cluster.NewRelocator(node, r)
 	}
 	if placer != nil {
-		opts.Replication = session.Replication{Replicas: node, Async: f.async, WholeSessions: f.whole, Timeout: 10 * time.Second}
+		opts.Replication = session.Replication{Replicas: node, Async: f.async, WholeSessions: f.whole, Timeout: 30 * time.Second}
 	}
 	if f.tweaks != nil {
 		f.tweaks(&opts)

@@ -49,7 +49,7 @@ func (f *farm) waitCounts(t *testing.T, want, wantBackups int, limit time.Durati
 }
 
 func newBrowsers(n int) []*browser {
-	hc := &http.Client{Timeout: 20 * time.Second}
+	hc := &http.Client{Timeout: 45 * time.Second}
 	out := make([]*browser, n)
 	for i := range out {
 		out[i] = &browser{hc: hc}
