@@ -90,9 +90,11 @@ func (m *Manager) Export(ctx context.Context, id string) (data []byte, commit, a
 		done = true
 		// Requests that waited wake to a session that is gone and look for
 		// it again, through the farm, on its new node.
-		s.state.Store(int32(stateMoved))
-		m.remove(id, s)
-		m.count.Add(-1)
+		// A takeover may have fenced it off already: count it once.
+		if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
+			m.remove(id, s)
+			m.count.Add(-1)
+		}
 		s.lock.Release(exclusiveWeight)
 	}
 	abort = func() {

@@ -261,7 +261,7 @@ func (m *Manager) Len() int { return int(m.count.Load()) }
 
 // sessions returns a snapshot of the sessions in memory.
 func (m *Manager) sessions() []*Session {
-	out := make([]*Session, 0, m.count.Load())
+	out := make([]*Session, 0, max(0, m.count.Load()))
 	for i := range m.shards {
 		sh := &m.shards[i]
 		sh.mu.RLock()
