@@ -202,7 +202,10 @@ func TestBackupsFollowSessions(t *testing.T) {
 	f.waitCounts(t, 0, 0, 5*time.Second)
 	// Invalidated sessions never come back from a backup.
 	f.crash(green)
-	time.Sleep(2 * time.Second)
+	// Once red and blue see green gone, a backup of green's would be
+	// restored: there must be none.
+	f.settled()
+	f.waitCounts(t, 0, 0, 5*time.Second)
 	for i, b := range bs {
 		if got := b.incr(t, red); got != 1 {
 			t.Fatalf("browser %d: an invalidated session came back with count %d", i, got-1)
