@@ -122,18 +122,38 @@ func TestPluginProcess(t *testing.T) {
 	}
 
 	// The plugin's own lines, at their levels and with their fields, under
-	// the host's logger named after the binary.
+	// the host's logger named after the binary. go-plugin decodes the
+	// plugin's JSON lines into a map, so the fields come in any order: each
+	// wanted line is a prefix plus fields that must all be on it.
 	deadline := time.Now().Add(5 * time.Second)
-	for _, want := range []string{
-		"[INFO]  host.testplugin: configured: node=node-7 zone=z",
-		"[DEBUG] host.testplugin: saved: records=2",
-		"host.testplugin: configuring server automatic mTLS", // go-plugin's own line: AutoMTLS took
+	hasLine := func(prefix string, fields ...string) bool {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if !strings.Contains(l, prefix) {
+				continue
+			}
+			all := true
+			for _, f := range fields {
+				all = all && strings.Contains(l, " "+f)
+			}
+			if all {
+				return true
+			}
+		}
+		return false
+	}
+	for _, want := range []struct {
+		prefix string
+		fields []string
+	}{
+		{"[INFO]  host.testplugin: configured:", []string{"node=node-7", "zone=z"}},
+		{"[DEBUG] host.testplugin: saved:", []string{"records=2"}},
+		{"host.testplugin: configuring server automatic mTLS", nil}, // go-plugin's own line: AutoMTLS took
 	} {
-		for !strings.Contains(logs.String(), want) && time.Now().Before(deadline) {
+		for !hasLine(want.prefix, want.fields...) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("host log lacks %q:\n%s", want, logs.String())
+		if !hasLine(want.prefix, want.fields...) {
+			t.Errorf("host log lacks %q with %q:\n%s", want.prefix, want.fields, logs.String())
 		}
 	}
 
