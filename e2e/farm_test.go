@@ -127,6 +127,7 @@ type memberView struct {
 	Name     string `json:"name"`
 	State    string `json:"state"`
 	Sessions int    `json:"sessions"`
+	Backups  int    `json:"backups"`
 	Table    string `json:"table"`
 }
 

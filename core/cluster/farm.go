@@ -202,6 +202,11 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 	for range maxHops {
 		holder := h.name
 		switch {
+		case holder == n.self && n.movedTo(id) != "":
+			// Handed over a moment ago and the receiver has not claimed
+			// it in the directory yet: it is there, not gone.
+			h = holderRef{name: n.movedTo(id)}
+			continue
 		case holder == "" || (holder == n.self && (h.started == 0 || h.started == n.cfg.Self.Started)):
 			// Unknown to the directory, or recorded here but not in memory
 			// (written to the store since): a backup, then the store.
@@ -227,9 +232,26 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			if n.Replicating() && status.Code(err) == codes.Unavailable && n.awaitDeparture(ctx, h) {
 				continue // declared dead meanwhile: restored on the next hop
 			}
+			if status.Code(err) == codes.Aborted {
+				// Being handed to another node for a request there: it
+				// lands in a moment; follow it instead of failing.
+				if err := sleepCtx(ctx, n.backoff()); err != nil {
+					return nil, err
+				}
+				if h, err = n.lookup(ctx, id); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, fmt.Errorf("%w: %s did not hand %s over: %w", ErrUndecided, holder, logID(id), err)
 		}
 		if !reply.Found {
+			if to := n.movedTo(id); to != "" && to != holder {
+				// The holder gave it to this node, which handed it on
+				// since: it is there.
+				h = holderRef{name: to}
+				continue
+			}
 			if reply.MovedTo == "" || reply.MovedTo == n.self {
 				n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
 				return n.restoreOr(ctx, id, &h)
@@ -247,9 +269,33 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			Settle:   func(take bool) error { return n.settle(ctx, from, id, take) },
 			Previous: incarnation(from, started),
 			Stale:    reply.Backups,
+			Kept:     from,
 		}, nil
 	}
 	return nil, fmt.Errorf("%w: %s kept moving", ErrUndecided, logID(id))
+}
+
+// movedTo names the node this node handed the session to a moment ago,
+// or is empty.
+func (n *Node) movedTo(id string) string {
+	n.handMu.Lock()
+	defer n.handMu.Unlock()
+	if mv, ok := n.moved[id]; ok && time.Now().Before(mv.until) {
+		return mv.to
+	}
+	return ""
+}
+
+// sleepCtx waits d, or less if ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // restoreOr restores the session from a backup; if another node restored
@@ -310,6 +356,9 @@ func (n *Node) settle(ctx context.Context, from, id string, take bool) error {
 	if err != nil {
 		return fmt.Errorf("cluster: %s did not confirm handing %s over: %w", from, logID(id), err)
 	}
+	// Recorded before this node serves the session (the manager holds it
+	// exclusively until Settle returns), so before it can move on: a
+	// session's moves reach the directory in the order they happen.
 	if _, cerr := n.claim(ctx, id, modeMove); cerr != nil {
 		// The old holder remembers where the session went; lookups that
 		// reach it are sent here until the claim is retried.

@@ -32,6 +32,8 @@ type Replicas interface {
 	Backup(ctx context.Context, id string) ([]byte, session.BackupInfo, error)
 	OrphanBackups(alive func(string) bool) []session.BackupInfo
 	Promote(ctx context.Context, id, holder string) error
+	KeepMoved(ctx context.Context, data []byte, holder string) error
+	Holds(id string) bool
 	Replan(ctx context.Context)
 	Replicated(id string) []string
 	BackupCount() int
@@ -154,6 +156,9 @@ func (s *server) FindBackup(ctx context.Context, req *peerpb.FindBackupRequest) 
 	r, ok := s.n.replicas()
 	if !ok {
 		return nil, status.Error(codes.Unavailable, "find backup: this node is still starting")
+	}
+	if r.Holds(req.GetId()) {
+		return &peerpb.FindBackupReply{Live: true}, nil
 	}
 	data, info, err := r.Backup(ctx, req.GetId())
 	if err != nil {
@@ -345,6 +350,7 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	var (
 		mu     sync.Mutex
 		copies []found
+		liveAt string
 		errs   []error
 		wg     sync.WaitGroup
 	)
@@ -369,12 +375,20 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 			switch {
 			case err != nil:
 				errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
+			case rep.GetLive():
+				liveAt = m.Name
 			case rep.GetFound():
 				copies = append(copies, found{m.Name, rep})
 			}
 		}()
 	}
 	wg.Wait()
+	if liveAt != "" {
+		// The directory was behind (a move not yet recorded, or a
+		// directory rebuilt from reports): the session lives there.
+		n.log.Debug("restore: the session is live elsewhere", "session", logID(id), "at", liveAt)
+		return nil, liveAt, nil
+	}
 	if len(copies) == 0 {
 		// Restored elsewhere a moment ago (its backup is gone because it
 		// is a session again): the directory says where.

@@ -159,6 +159,15 @@ func (s *server) settle(id, to string, commit bool, why string) bool {
 	n.handMu.Unlock()
 	if commit {
 		h.commit()
+		if r, ok := n.replicas(); ok && n.Replicating() {
+			var started int64
+			if m, ok := n.ms.Member(to); ok {
+				started = m.Started
+			}
+			if err := r.KeepMoved(context.Background(), h.data, incarnation(to, started)); err != nil {
+				n.log.Warn("no copy kept of a session handed over", "session", logID(id), "to", to, "error", err)
+			}
+		}
 		n.handedOver.Add(1)
 		n.log.Debug("session handed over", "session", logID(id), "to", to)
 	} else {

@@ -218,6 +218,37 @@ func (m *Manager) BackupCount() int {
 }
 
 // dropBackup forgets this node's backup of a session it now holds itself.
+// Holds reports whether the session lives in this node's memory, for a
+// node about to restore it from a backup to ask first.
+func (m *Manager) Holds(id string) bool {
+	s := m.get(id)
+	return s != nil && s.live()
+}
+
+// KeepMoved keeps the record of a session this node has just handed over
+// (data as Export encoded it) as a backup for its new holder. Until the
+// new holder's backups have the session, this copy is the only other one:
+// without it, the new holder's death in that moment would lose the
+// session. The new holder drops or replaces it once its backups are made.
+func (m *Manager) KeepMoved(ctx context.Context, data []byte, holder string) error {
+	raw, err := m.decodeStored(ctx, data)
+	if err != nil {
+		return fmt.Errorf("session: keeping a moved session: %w", err)
+	}
+	r, err := decodeRecord(raw)
+	if err != nil {
+		return fmt.Errorf("session: keeping a moved session: %w", err)
+	}
+	b := m.backups
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if c, ok := b.copies[r.id]; ok && c.rec.version > r.version {
+		return nil // the new holder's own replication got here first
+	}
+	b.copies[r.id] = &backup{rec: r, holder: holder, expires: r.expires().Add(m.backupGrace())}
+	return nil
+}
+
 func (m *Manager) dropBackup(id string) {
 	m.backups.mu.Lock()
 	delete(m.backups.copies, id)

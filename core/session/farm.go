@@ -45,6 +45,11 @@ type Fetched struct {
 	// session, those are fenced off.
 	Previous string
 	Stale    []string
+	// Kept names the node that kept a copy of the session, as a backup
+	// for this node, when it handed the session over: until this node's
+	// own backups have it, that copy is its only other one. It is dropped
+	// then, unless that node is one of this node's backups.
+	Kept string
 }
 
 // ErrHeldElsewhere is returned when the directory names another holder for
@@ -143,6 +148,11 @@ func (m *Manager) decodeMoved(ctx context.Context, data []byte) (*Session, error
 // fetch asks the farm for a session that is not here and installs it locked
 // for the request. Concurrent requests for one id share one fetch.
 func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
+	// The request whose fetch brought the session keeps the lock it was
+	// installed with: released and taken again, another node's request
+	// could move it away in between, and under contention it would never
+	// serve here.
+	locked := false
 	v, err, _ := m.fetching.Do(id, func() (any, error) {
 		if s := m.get(id); s != nil {
 			return s, nil // another request's fetch installed it
@@ -163,17 +173,26 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 			_ = f.Settle(false)
 			return nil, fmt.Errorf("session: asked for %s, handed %s", logID(id), logID(s.id))
 		}
-		// Until the holder confirms it dropped its copy, this one must not
-		// serve: two copies would diverge.
-		if err := f.Settle(true); err != nil {
-			return nil, err
-		}
-		s.repl.takeover = true
-		s.repl.previous, s.repl.stale = f.Previous, f.Stale
+		// In memory before the holder lets go, but held exclusively: once
+		// the directory names this node, a node asking for the session
+		// must find it here (and wait for it), not conclude it is gone.
+		s.lock.TryAcquire(exclusiveWeight)
 		if other := m.insert(id, s); other != nil {
+			s.lock.Release(exclusiveWeight)
+			_ = f.Settle(false)
 			m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
 			return other, nil
 		}
+		// Until the holder confirms it dropped its copy, this one must not
+		// serve: two copies would diverge.
+		if err := f.Settle(true); err != nil {
+			s.state.Store(int32(stateMoved))
+			m.remove(id, s)
+			s.lock.Release(exclusiveWeight)
+			return nil, err
+		}
+		s.repl.takeover = true
+		s.repl.previous, s.repl.stale, s.repl.kept = f.Previous, f.Stale, f.Kept
 		m.dropBackup(id)
 		m.count.Add(1)
 		m.wakeIfFull()
@@ -182,12 +201,19 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 		if err := m.replicate(ctx, s, false); err != nil {
 			m.log.Warn("moved session's backups not yet re-created", "session", logID(id), "error", err)
 		}
+		if w := m.requestWeight(); w < exclusiveWeight {
+			s.lock.Release(exclusiveWeight - w)
+		}
+		locked = true
 		return s, nil
 	})
 	if err != nil || v == nil {
 		return nil, err
 	}
 	s := v.(*Session)
+	if locked {
+		return s, nil
+	}
 	if err := m.lockForRequest(ctx, s); err != nil {
 		return nil, err
 	}

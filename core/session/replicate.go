@@ -29,6 +29,9 @@ type replState struct {
 	// keep copies for it, fenced off once this node's backups are made.
 	previous string
 	stale    []string
+	// kept is the node that kept a copy for this node when it handed the
+	// session here (Fetched.Kept).
+	kept string
 }
 
 func (m *Manager) replicating() bool { return m.opts.Replication.Replicas != nil }
@@ -255,7 +258,7 @@ func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
 		if failed == 0 {
 			s.repl.takeover = false
 			s.repl.touched = s.lastAccess.Load()
-			if s.repl.previous != "" {
+			if s.repl.previous != "" || s.repl.kept != "" {
 				m.fenceStale(ctx, s)
 			}
 			return nil
@@ -286,9 +289,18 @@ func sendOne(ctx context.Context, r Replicas, to string, it ReplicaItem) (Replic
 // node's backups have the session. The caller holds replMu.
 func (m *Manager) fenceStale(ctx context.Context, s *Session) {
 	r := m.opts.Replication.Replicas
-	prev, stale := s.repl.previous, s.repl.stale
-	s.repl.previous, s.repl.stale = "", nil
+	prev, stale, kept := s.repl.previous, s.repl.stale, s.repl.kept
+	s.repl.previous, s.repl.stale, s.repl.kept = "", nil, ""
+	if _, ok := s.repl.acked[kept]; kept != "" && !ok {
+		// The old holder's copy is this node's: a drop, not a fence.
+		if _, err := r.Send(ctx, kept, []ReplicaItem{{Kind: ReplicaDrop, ID: s.repl.id}}); err != nil {
+			m.log.Debug("the old holder's copy not dropped; it expires on its own", "session", logID(s.repl.id), "member", kept, "error", err)
+		}
+	}
 	for _, to := range stale {
+		if to == kept {
+			continue
+		}
 		if _, ok := s.repl.acked[to]; ok {
 			continue // its copy is this node's now
 		}

@@ -39,6 +39,7 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("POST /incr", a.incrForm)
 	mux.HandleFunc("POST /api/incr", a.incrAPI)
 	mux.HandleFunc("GET /api/session", a.sessionAPI)
+	mux.HandleFunc("POST /api/logout", a.logoutAPI)
 	return mux
 }
 
@@ -91,6 +92,23 @@ func (a *App) incrAPI(w http.ResponseWriter, r *http.Request) {
 		Node  string `json:"node"`
 		Count int    `json:"count"`
 	}{a.node, n})
+}
+
+// logoutAPI invalidates the request's session, if it has one: its copy
+// here, its backups and its stored copy go.
+func (a *App) logoutAPI(w http.ResponseWriter, r *http.Request) {
+	s, err := session.Existing(r.Context())
+	if err != nil {
+		a.fail(w, http.StatusInternalServerError, err)
+		return
+	}
+	if s != nil {
+		if err := s.Invalidate(r.Context()); err != nil {
+			a.fail(w, http.StatusInternalServerError, err)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // incrForm serves the page's button, which works without JavaScript.

@@ -66,6 +66,25 @@ func TestDemo(t *testing.T) {
 	if err != nil || v.Node != "red" || !session.ValidID(v.ID) || v.Attributes["count"] != "4" {
 		t.Fatalf("session: %+v, %v", v, err)
 	}
+	// Logging out ends the session: the next request starts a new one.
+	resp, err = c.Post(srv.URL+"/api/logout", "", nil)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	if n := m.Len(); n != 0 {
+		t.Fatalf("%d sessions after logout, want 0", n)
+	}
+	resp, err = c.Get(srv.URL + "/api/session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after view
+	err = json.NewDecoder(resp.Body).Decode(&after)
+	resp.Body.Close()
+	if err != nil || after.ID == v.ID || len(after.Attributes) != 0 {
+		t.Fatalf("after logout: %+v, %v (old id %s)", after, err, v.ID)
+	}
 	if resp, _ := c.Get(srv.URL + "/nope"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown path: %d", resp.StatusCode)
 	}

@@ -1408,8 +1408,11 @@ type FindBackupReply struct {
 	Data    []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	Version uint64 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	// The holder the backup was kept for, and that holder's backups.
-	Holder        string   `protobuf:"bytes,4,opt,name=holder,proto3" json:"holder,omitempty"`
-	Backups       []string `protobuf:"bytes,5,rep,name=backups,proto3" json:"backups,omitempty"`
+	Holder  string   `protobuf:"bytes,4,opt,name=holder,proto3" json:"holder,omitempty"`
+	Backups []string `protobuf:"bytes,5,rep,name=backups,proto3" json:"backups,omitempty"`
+	// The answering node holds the session itself, live: whatever the
+	// directory says, the session is there, and no backup may be restored.
+	Live          bool `protobuf:"varint,6,opt,name=live,proto3" json:"live,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1477,6 +1480,13 @@ func (x *FindBackupReply) GetBackups() []string {
 		return x.Backups
 	}
 	return nil
+}
+
+func (x *FindBackupReply) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
 }
 
 var File_peer_proto protoreflect.FileDescriptor
@@ -1559,13 +1569,14 @@ const file_peer_proto_rawDesc = "" +
 	"\x0eReplicateReply\x127\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2\x1b.wadi.peer.v1.ReplicaStatusR\bstatuses\"#\n" +
 	"\x11FindBackupRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x87\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x9b\x01\n" +
 	"\x0fFindBackupReply\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06holder\x18\x04 \x01(\tR\x06holder\x12\x18\n" +
-	"\abackups\x18\x05 \x03(\tR\abackups*L\n" +
+	"\abackups\x18\x05 \x03(\tR\abackups\x12\x12\n" +
+	"\x04live\x18\x06 \x01(\bR\x04live*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
