@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -301,9 +302,30 @@ func (l *load) check() {
 	})
 	if res != porcupine.Ok {
 		l.t.Errorf("the sessions' histories are not linearizable (%s): an acknowledged change was lost or a stale copy answered", res)
+		l.explain(history)
 	}
 	if n := l.replaced.Load(); n > 0 {
 		l.t.Errorf("%d requests were handed a new session in place of their own", n)
+	}
+}
+
+// explain logs the history of each session that is not linearizable, in
+// the order of the calls.
+func (l *load) explain(history []porcupine.Operation) {
+	for _, ops := range counterModel.Partition(history) {
+		if porcupine.CheckOperationsTimeout(counterModel.ToModel(), ops, 10*time.Second) == porcupine.Ok {
+			continue
+		}
+		slices.SortFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
+		var b strings.Builder
+		for _, op := range ops {
+			ret := "open"
+			if op.Return != math.MaxInt64 {
+				ret = time.Duration(op.Return).String()
+			}
+			fmt.Fprintf(&b, "  %v..%s %s\n", time.Duration(op.Call), ret, counterModel.DescribeOperation(op.Input, op.Output))
+		}
+		l.t.Logf("history of session %d:\n%s", ops[0].Input.(counterIn).session, b.String())
 	}
 }
 
@@ -377,11 +399,28 @@ func (f *e2eFarm) backups() (sessions, backups int) {
 func (f *e2eFarm) waitBackups(want, perSession int) time.Duration {
 	f.t.Helper()
 	start := time.Now()
-	waitFor(f.t, fmt.Sprintf("%d sessions with %d backups each", want, perSession), 60*time.Second, func() bool {
+	deadline := start.Add(60 * time.Second)
+	for {
 		s, b := f.backups()
-		return s == want && b == want*perSession
-	})
-	return time.Since(start)
+		if s == want && b == want*perSession {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			var view []string
+			for _, m := range f.members {
+				var ms []memberView
+				if m.proc != nil && getJSON("http://"+m.admin+"/v1/members", &ms) == nil {
+					for _, v := range ms {
+						if v.Name == m.name {
+							view = append(view, fmt.Sprintf("%s: %d sessions, %d backups", v.Name, v.Sessions, v.Backups))
+						}
+					}
+				}
+			}
+			f.t.Fatalf("after 60s the farm holds %d sessions and %d backups, want %d and %d: %s", s, b, want, want*perSession, strings.Join(view, "; "))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // Proof 1: a five-node farm under load; each node in turn is killed with

@@ -34,6 +34,7 @@ type Replicas interface {
 	Promote(ctx context.Context, id, holder string) error
 	KeepMoved(ctx context.Context, data []byte, holder string) error
 	Holds(id string) bool
+	DropBackup(id, holder string)
 	Replan(ctx context.Context)
 	Replicated(id string) []string
 	BackupCount() int
@@ -312,6 +313,24 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 		if designated != n.self && now.Sub(firstSeen[o.ID]) < 3*n.directoryWait()/2 {
 			continue
 		}
+		// Another member may hold the session live (a request restored it
+		// there) or keep a newer copy (the holder's last change reached
+		// it, not this node): promoting this copy would then bring back
+		// an older session, or a second one.
+		copies, liveAt, errs := n.survey(ctx, r, o.ID, false)
+		newer := slices.ContainsFunc(copies, func(c found) bool { return c.rep.GetVersion() > o.Version })
+		switch {
+		case liveAt != "":
+			n.log.Debug("an orphaned backup's session lives elsewhere; dropped", "session", logID(o.ID), "at", liveAt)
+			r.DropBackup(o.ID, o.Holder)
+			delete(firstSeen, o.ID)
+			continue
+		case len(errs) > 0:
+			n.log.Debug("not restoring while a member does not answer", "session", logID(o.ID), "error", errors.Join(errs...))
+			continue
+		case newer:
+			continue // the member with the newer copy restores it
+		}
 		err := r.Promote(ctx, o.ID, o.Holder)
 		switch {
 		case err == nil:
@@ -334,30 +353,27 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 	}
 }
 
-// restore is Fetch's path for a session whose holder is gone (or unknown
-// to the directory): the backups of the live members are asked, the
-// newest copy is claimed in the directory — which refuses if another node
-// restored it first — and returned.
-func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string, error) {
-	r, ok := n.replicas()
-	if !ok || !n.Replicating() {
-		return nil, "", nil
-	}
-	type found struct {
-		from string
-		rep  *peerpb.FindBackupReply
-	}
+// found is a copy of a session a member keeps as a backup.
+type found struct {
+	from string
+	rep  *peerpb.FindBackupReply
+}
+
+// survey asks every live member (and this node, with self) for its copy
+// of the session: the backups they keep, or whether one holds the session
+// live — whatever the directory says, a live session must never be
+// replaced by a restored copy.
+func (n *Node) survey(ctx context.Context, r Replicas, id string, self bool) (copies []found, liveAt string, errs []error) {
 	var (
-		mu     sync.Mutex
-		copies []found
-		liveAt string
-		errs   []error
-		wg     sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
-	if data, info, err := r.Backup(ctx, id); err != nil {
-		errs = append(errs, err)
-	} else if data != nil {
-		copies = append(copies, found{n.self, &peerpb.FindBackupReply{Found: true, Data: data, Version: info.Version, Holder: info.Holder, Backups: info.Backups}})
+	if self {
+		if data, info, err := r.Backup(ctx, id); err != nil {
+			errs = append(errs, err)
+		} else if data != nil {
+			copies = append(copies, found{n.self, &peerpb.FindBackupReply{Found: true, Data: data, Version: info.Version, Holder: info.Holder, Backups: info.Backups}})
+		}
 	}
 	for _, m := range n.others() {
 		wg.Add(1)
@@ -383,6 +399,19 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 		}()
 	}
 	wg.Wait()
+	return copies, liveAt, errs
+}
+
+// restore is Fetch's path for a session whose holder is gone (or unknown
+// to the directory): the backups of the live members are asked, the
+// newest copy is claimed in the directory — which refuses if another node
+// restored it first — and returned.
+func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string, error) {
+	r, ok := n.replicas()
+	if !ok || !n.Replicating() {
+		return nil, "", nil
+	}
+	copies, liveAt, errs := n.survey(ctx, r, id, true)
 	if liveAt != "" {
 		// The directory was behind (a move not yet recorded, or a
 		// directory rebuilt from reports): the session lives there.

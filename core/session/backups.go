@@ -225,6 +225,16 @@ func (m *Manager) Holds(id string) bool {
 	return s != nil && s.live()
 }
 
+// DropBackup drops this node's backup of the session if it is still the
+// one kept for holder: its session lives on elsewhere.
+func (m *Manager) DropBackup(id, holder string) {
+	m.backups.mu.Lock()
+	defer m.backups.mu.Unlock()
+	if c, ok := m.backups.copies[id]; ok && c.holder == holder {
+		delete(m.backups.copies, id)
+	}
+}
+
 // KeepMoved keeps the record of a session this node has just handed over
 // (data as Export encoded it) as a backup for its new holder. Until the
 // new holder's backups have the session, this copy is the only other one:

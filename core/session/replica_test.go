@@ -2,11 +2,14 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"maps"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wadi-go/wadi/plugins/builtin/memstore"
 )
 
 func TestDeltaRoundTrip(t *testing.T) {
@@ -54,4 +57,66 @@ func FuzzDecodeDelta(f *testing.F) {
 			t.Fatalf("re-encoding a valid delta: %v", err)
 		}
 	})
+}
+
+// A node that hands a session over keeps its record as a backup for the
+// receiver, which then replaces or drops it; a drop from anyone else, or a
+// copy older than one already kept, leaves it alone.
+func TestKeepMovedIsTheReceiversBackup(t *testing.T) {
+	opts := DefaultOptions()
+	opts.Store = memstore.New()
+	m, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	ctx := context.Background()
+	s, err := m.create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutString("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+	m.unlockRequest(s)
+	if !m.Holds(id) {
+		t.Fatal("Holds is false for a session in memory")
+	}
+	data, commit, _, err := m.Export(ctx, id)
+	if err != nil || data == nil {
+		t.Fatalf("Export: %v", err)
+	}
+	commit()
+	if m.Holds(id) {
+		t.Fatal("Holds is true after the handover")
+	}
+	if err := m.KeepMoved(ctx, data, "green#1"); err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := m.Backup(ctx, id)
+	if err != nil || got == nil || info.Holder != "green#1" || info.Version != s.Version() {
+		t.Fatalf("Backup after KeepMoved: %v, %+v", err, info)
+	}
+	if n := m.BackupCount(); n != 1 {
+		t.Fatalf("%d backups, want 1", n)
+	}
+	for _, tc := range []struct {
+		from string
+		kind ReplicaKind
+		left int
+	}{
+		{"blue#1", ReplicaDrop, 1},  // not its holder: ignored
+		{"green#1", ReplicaDrop, 0}, // the receiver's own backups have it
+	} {
+		if _, err := m.ApplyReplicas(ctx, tc.from, []ReplicaItem{{Kind: tc.kind, ID: id}}); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.BackupCount(); n != tc.left {
+			t.Fatalf("after a drop from %s: %d backups, want %d", tc.from, n, tc.left)
+		}
+	}
+	if err := m.KeepMoved(ctx, []byte("not a record"), "green#1"); err == nil {
+		t.Fatal("KeepMoved accepted a corrupt record")
+	}
 }
