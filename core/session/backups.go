@@ -168,7 +168,7 @@ func (m *Manager) backupGrace() time.Duration { return 3 * m.opts.SweepInterval 
 func (m *Manager) fenceLocal(s *Session) {
 	if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
 		m.remove(s.ID(), s)
-		m.count.Add(-1)
+		m.addCount(-1)
 		m.log.Warn("another node took this session over; dropping the copy here", "session", logID(s.ID()))
 	}
 }
@@ -275,7 +275,7 @@ func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 	m.dropBackup(id)
 	s.repl.takeover = true
 	s.repl.previous, s.repl.stale = c.holder, c.backups
-	m.count.Add(1)
+	m.addCount(1)
 	m.wakeIfFull()
 	m.log.Debug("restored a session from its backup", "session", logID(id), "holder_was", c.holder, "version", c.rec.version)
 	s.lock.Release(exclusiveWeight)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Farm is what a manager on a node of a farm consults about sessions that
@@ -45,6 +46,9 @@ type Fetched struct {
 	// session, those are fenced off.
 	Previous string
 	Stale    []string
+	// Restored says the session came from a backup, its holder being
+	// gone, rather than handed over by its holder.
+	Restored bool
 }
 
 // ErrHeldElsewhere is returned when the directory names another holder for
@@ -93,7 +97,7 @@ func (m *Manager) Export(ctx context.Context, id string) (data []byte, commit, a
 		// A takeover may have fenced it off already: count it once.
 		if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
 			m.remove(id, s)
-			m.count.Add(-1)
+			m.addCount(-1)
 		}
 		s.lock.Release(exclusiveWeight)
 	}
@@ -119,7 +123,7 @@ func (m *Manager) Import(ctx context.Context, data []byte) (id string, err error
 		return "", fmt.Errorf("session: %s handed over, but already here", logID(s.id))
 	}
 	m.dropBackup(s.id)
-	m.count.Add(1)
+	m.addCount(1)
 	m.wakeIfFull()
 	return s.id, nil
 }
@@ -140,13 +144,22 @@ func (m *Manager) decodeMoved(ctx context.Context, data []byte) (*Session, error
 	return sessionFromRecord(m, r), nil
 }
 
+// fetched is what one fetch brought, shared by the requests that waited
+// for it.
+type fetched struct {
+	s *Session
+	o Outcome
+}
+
 // fetch asks the farm for a session that is not here and installs it locked
-// for the request. Concurrent requests for one id share one fetch.
-func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
+// for the request. Concurrent requests for one id share one fetch, and its
+// outcome.
+func (m *Manager) fetch(ctx context.Context, id string) (*Session, Outcome, error) {
 	v, err, _ := m.fetching.Do(id, func() (any, error) {
 		if s := m.get(id); s != nil {
-			return s, nil // another request's fetch installed it
+			return fetched{s, OutcomeLocal}, nil // another request's fetch installed it
 		}
+		start := time.Now()
 		f, err := m.opts.Farm.Fetch(ctx, id)
 		if err != nil {
 			return nil, err
@@ -168,30 +181,38 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 		if err := f.Settle(true); err != nil {
 			return nil, err
 		}
+		o := OutcomeMigratedIn
+		if f.Restored {
+			o = OutcomeRestored
+		} else {
+			// Measured to here: what the request waited for the hand-over;
+			// re-creating the backups below is replication's.
+			m.metrics.MigratedIn(time.Since(start), len(f.Data))
+		}
 		s.repl.takeover = true
 		s.repl.previous, s.repl.stale = f.Previous, f.Stale
 		if other := m.insert(id, s); other != nil {
 			m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
-			return other, nil
+			return fetched{other, o}, nil
 		}
 		m.dropBackup(id)
-		m.count.Add(1)
+		m.addCount(1)
 		m.wakeIfFull()
 		// The backups follow the session before it serves: until they
 		// have it, this node's copy would be its only one.
 		if err := m.replicate(ctx, s, false); err != nil {
 			m.log.Warn("moved session's backups not yet re-created", "session", logID(id), "error", err)
 		}
-		return s, nil
+		return fetched{s, o}, nil
 	})
 	if err != nil || v == nil {
-		return nil, err
+		return nil, OutcomeNone, err
 	}
-	s := v.(*Session)
-	if err := m.lockForRequest(ctx, s); err != nil {
-		return nil, err
+	got := v.(fetched)
+	if err := m.lockForRequest(ctx, got.s); err != nil {
+		return nil, OutcomeNone, err
 	}
-	return s, nil
+	return got.s, got.o, nil
 }
 
 // SessionIDs returns the ids of the sessions in memory, for the farm to
