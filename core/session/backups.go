@@ -276,6 +276,7 @@ func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 	s.repl.takeover = true
 	s.repl.previous, s.repl.stale = c.holder, c.backups
 	m.addCount(1)
+	m.metrics.Restored(false)
 	m.wakeIfFull()
 	m.log.Debug("restored a session from its backup", "session", logID(id), "holder_was", c.holder, "version", c.rec.version)
 	s.lock.Release(exclusiveWeight)

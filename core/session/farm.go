@@ -197,6 +197,9 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, Outcome, erro
 		}
 		m.dropBackup(id)
 		m.addCount(1)
+		if f.Restored {
+			m.metrics.Restored(true)
+		}
 		m.wakeIfFull()
 		// The backups follow the session before it serves: until they
 		// have it, this node's copy would be its only one.

@@ -76,6 +76,12 @@ type Metrics interface {
 	// the holder draining its requests, the hand-over confirmed) and the
 	// size of the record that travelled.
 	MigratedIn(d time.Duration, bytes int)
+	// Restored is called for each session this node restored from a
+	// backup after its holder died: for a request (which is also counted
+	// as OutcomeRestored), or in the background, when the farm promotes an
+	// orphaned backup. Each session is restored once across the farm: the
+	// directory accepts one claim.
+	Restored(byRequest bool)
 }
 
 // noMetrics is the default: the manager always has a Metrics, so that the
@@ -87,6 +93,7 @@ func (noMetrics) SessionsChanged(int)           {}
 func (noMetrics) Evicted(int)                   {}
 func (noMetrics) Destroyed(Reason)              {}
 func (noMetrics) MigratedIn(time.Duration, int) {}
+func (noMetrics) Restored(bool)                 {}
 
 // addCount changes the number of sessions in memory and tells the metrics.
 func (m *Manager) addCount(delta int) {

@@ -22,10 +22,11 @@ type recorder struct {
 	destroyed  map[session.Reason]int
 	migrations int
 	migBytes   int
+	restored   map[bool]int // by request
 }
 
 func newRecorder() *recorder {
-	return &recorder{requests: map[session.Outcome]int{}, destroyed: map[session.Reason]int{}}
+	return &recorder{requests: map[session.Outcome]int{}, destroyed: map[session.Reason]int{}, restored: map[bool]int{}}
 }
 
 func (r *recorder) Request(o session.Outcome) {
@@ -60,6 +61,12 @@ func (r *recorder) MigratedIn(d time.Duration, bytes int) {
 	}
 	r.migrations++
 	r.migBytes += bytes
+}
+
+func (r *recorder) Restored(byRequest bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.restored[byRequest]++
 }
 
 // only reports whether the one outcome counted is o, once.
@@ -199,6 +206,13 @@ func TestMetricsRequestOutcomes(t *testing.T) {
 			}
 			if rec.migrations != wantMig {
 				t.Fatalf("%d migrations observed, want %d", rec.migrations, wantMig)
+			}
+			wantRest := 0
+			if tt.want == session.OutcomeRestored {
+				wantRest = 1
+			}
+			if rec.restored[true] != wantRest || rec.restored[false] != 0 {
+				t.Fatalf("restores observed %v, want %d by request", rec.restored, wantRest)
 			}
 		})
 	}
