@@ -428,6 +428,9 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 		}
 		return other, nil
 	}
+	// Counted as soon as it is in the map: a takeover may fence it off
+	// (and count it out) while the directory is asked.
+	m.addCount(1)
 	if m.opts.Farm != nil {
 		// Another node may have loaded the same record a moment ago: the
 		// directory decides which copy is the session.
@@ -436,13 +439,14 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 			err = fmt.Errorf("%w: %s", ErrHeldElsewhere, other)
 		}
 		if err != nil {
-			s.state.Store(int32(stateEvicted))
-			m.remove(id, s)
+			if s.state.CompareAndSwap(int32(stateLive), int32(stateEvicted)) {
+				m.remove(id, s)
+				m.addCount(-1)
+			}
 			s.lock.Release(m.requestWeight())
 			return nil, fmt.Errorf("session: loading %s from the store: %w", logID(id), err)
 		}
 	}
-	m.addCount(1)
 	m.wakeIfFull()
 	// The memory copy is now the only one that changes: drop the stored one
 	// so it cannot come back stale. The request holds the lock, so the
@@ -638,9 +642,12 @@ func (m *Manager) evict(ctx context.Context, ss []*Session, wait bool) (int, err
 		return 0, errors.Join(lockErr, fmt.Errorf("session: writing %d sessions to the store: %w", len(recs), err))
 	}
 	for i, s := range locked {
-		s.state.Store(int32(stateEvicted))
-		m.remove(recs[i].ID, s)
-		m.addCount(-1)
+		// A takeover may have fenced it off while it was written: count
+		// it out once.
+		if s.state.CompareAndSwap(int32(stateLive), int32(stateEvicted)) {
+			m.remove(recs[i].ID, s)
+			m.addCount(-1)
+		}
 	}
 	m.dropReplicas(ctx, locked)
 	if m.opts.Farm != nil {
