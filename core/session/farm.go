@@ -181,24 +181,28 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, Outcome, erro
 		if err := f.Settle(true); err != nil {
 			return nil, err
 		}
-		o := OutcomeMigratedIn
-		if f.Restored {
-			o = OutcomeRestored
-		} else {
-			// Measured to here: what the request waited for the hand-over;
-			// re-creating the backups below is replication's.
-			m.metrics.MigratedIn(time.Since(start), len(f.Data))
-		}
+		// Measured to here: what the request waited for the hand-over;
+		// re-creating the backups below is replication's.
+		took := time.Since(start)
 		s.repl.takeover = true
 		s.repl.previous, s.repl.stale = f.Previous, f.Stale
 		if other := m.insert(id, s); other != nil {
-			m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
-			return fetched{other, o}, nil
+			// The farm restored it here in the background meanwhile: the
+			// request is served by that copy, and the metrics count that
+			// restore, not this one.
+			if !f.Restored {
+				m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
+			}
+			return fetched{other, OutcomeLocal}, nil
 		}
 		m.dropBackup(id)
 		m.addCount(1)
+		o := OutcomeMigratedIn
 		if f.Restored {
+			o = OutcomeRestored
 			m.metrics.Restored(true)
+		} else {
+			m.metrics.MigratedIn(took, len(f.Data))
 		}
 		m.wakeIfFull()
 		// The backups follow the session before it serves: until they
