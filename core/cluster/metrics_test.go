@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,17 +140,11 @@ func TestMetricsReplicationAndRestore(t *testing.T) {
 		t.Fatalf("red observed %d replication messages, %d bytes, %d untimed; want ≥%d, >0, 0", m.replMessages.Load(), m.replBytes.Load(), m.replUntimed.Load(), len(bs))
 	}
 	f.crash(red)
-	var wg sync.WaitGroup
-	for _, b := range bs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if got, err := b.try(green); err != nil || got != 2 {
-				t.Errorf("after the crash: count %d, %v; want 2", got, err)
-			}
-		}()
+	for i, b := range bs {
+		if got := b.incr(t, green); got != 2 {
+			t.Fatalf("browser %d after the crash: count %d, want 2", i, got)
+		}
 	}
-	wg.Wait()
 	restored := 0
 	for _, fn := range []*farmNode{green, blue} {
 		restored += int(fn.metrics.restoredRequest.Load() + fn.metrics.restoredBackgrnd.Load())
