@@ -44,13 +44,26 @@ func startFarm(cfg *config.Config, strats *strategies, log hclog.Logger) (*clust
 	if strats.replicator != nil {
 		cc.Placer, cc.Backups = strats.replicator, strats.replication.Backups
 	}
+	if strats.metrics != nil {
+		cc.Metrics = strats.metrics
+	}
 	if c.TLS != nil {
 		var err error
 		if cc.ServerTLS, cc.ClientTLS, err = peerTLS(c.TLS, cfg.Node.DataDir); err != nil {
 			return nil, err
 		}
 	}
-	return cluster.Start(cc)
+	node, err := cluster.Start(cc)
+	if err != nil {
+		return nil, err
+	}
+	if strats.metrics != nil {
+		if err := strats.metrics.WatchFarm(node); err != nil {
+			_ = node.Close()
+			return nil, err
+		}
+	}
+	return node, nil
 }
 
 // peerTLS loads the mutual TLS configuration of the peer transport: every
@@ -153,9 +166,13 @@ type memberView struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// adminHandler serves the admin API: members, and drain.
-func adminHandler(node *cluster.Node, drain *drainState, name string) http.Handler {
+// adminHandler serves the admin API: members, drain, and the Prometheus
+// metrics (if metrics is not nil).
+func adminHandler(node *cluster.Node, drain *drainState, name string, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
 	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) {
 		if node == nil {
 			writeJSON(w, http.StatusOK, []memberView{{Name: name, State: "alone"}})

@@ -98,6 +98,7 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	opts := managerOptions(cfg, strats.store, log)
 	opts.Codecs = strats.codecs
 	opts.Routing = strats.routing
+	opts.Metrics = strats.metrics
 	var node *cluster.Node
 	if cfg.Cluster != nil {
 		if cfg.Store == nil || cfg.Store.Plugin == nil && (cfg.Store.Name == "file" || cfg.Store.Name == "memory") {
@@ -133,7 +134,7 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	}
 	drain := newDrainState()
 	if cfg.Admin != nil {
-		stopAdmin, err := startAdmin(cfg.Admin.Listen, adminHandler(node, drain, cfg.Node.Name), log.Named("admin"))
+		stopAdmin, err := startAdmin(cfg.Admin.Listen, adminHandler(node, drain, cfg.Node.Name, strats.metrics.Handler()), log.Named("admin"))
 		if err != nil {
 			_ = mgr.Close(context.Background())
 			return err

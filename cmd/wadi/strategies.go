@@ -12,6 +12,7 @@ import (
 	"github.com/wadi-go/wadi/config"
 	"github.com/wadi-go/wadi/core/pluginhost"
 	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/internal/metrics"
 	"github.com/wadi-go/wadi/plugins/builtin"
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/codec"
@@ -64,6 +65,9 @@ type strategies struct {
 	replicator  replicator.Replicator
 	replication replicator.Settings
 	closers     []func() error
+	// metrics are the node's, served on the admin address; made here
+	// because the plugins started here are the first thing they watch.
+	metrics *metrics.Metrics
 }
 
 // formatTimeout bounds asking the router for its token format at start.
@@ -88,15 +92,19 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 	if st == nil {
 		st = &config.Strategy{Kind: string(base.KindStore), Name: builtin.DefaultStore, Config: []byte("{}")}
 	}
-	s := &strategies{}
-	p, closer, err := startStrategy(ctx, st, node, log)
+	met, err := metrics.New()
+	if err != nil {
+		return nil, err
+	}
+	s := &strategies{metrics: met}
+	p, closer, err := startStrategy(ctx, st, node, log, met)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, closer)
 	s.store = p.(store.Store)
 	for _, c := range cfg.Codecs {
-		p, closer, err := startStrategy(ctx, c, node, log)
+		p, closer, err := startStrategy(ctx, c, node, log, met)
 		if err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
@@ -104,7 +112,7 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 		s.codecs = append(s.codecs, session.NamedCodec{Name: c.Name, Codec: p.(codec.Codec)})
 	}
 	if cfg.Router != nil {
-		p, closer, err := startStrategy(ctx, cfg.Router, node, log)
+		p, closer, err := startStrategy(ctx, cfg.Router, node, log, met)
 		if err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
@@ -124,7 +132,7 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 		if rep == nil {
 			rep = &config.Strategy{Kind: string(base.KindReplicator), Name: builtin.DefaultReplicator, Config: []byte("{}")}
 		}
-		p, closer, err := startStrategy(ctx, rep, node, log)
+		p, closer, err := startStrategy(ctx, rep, node, log, met)
 		if err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
@@ -162,14 +170,16 @@ func checkSettings(st replicator.Settings) error {
 }
 
 // startStrategy returns the strategy as its kind's interface (any, to be
-// asserted by the caller) and how to stop it.
-func startStrategy(ctx context.Context, st *config.Strategy, node base.Node, log hclog.Logger) (any, func() error, error) {
+// asserted by the caller) and how to stop it. A plugin's health and
+// restarts go to met.
+func startStrategy(ctx context.Context, st *config.Strategy, node base.Node, log hclog.Logger, met *metrics.Metrics) (any, func() error, error) {
 	kind := base.Kind(st.Kind)
 	if st.Plugin != nil {
 		sup, err := pluginhost.Start(ctx, pluginSpec(st.Plugin), kind, st.Config, node, pluginhost.Options{Logger: log.Named("plugin")})
 		if err != nil {
 			return nil, nil, err
 		}
+		met.WatchPlugin(sup)
 		switch kind {
 		case base.KindStore:
 			a := sup.Store()

@@ -74,6 +74,8 @@ type farmNode struct {
 	// store is the node's handle on the farm's store; a crash cuts it, so
 	// that the node's sessions do not reach the store on the way down.
 	store *cutStore
+	// metrics is what the node's manager and cluster node reported.
+	metrics *recorder
 }
 
 // cutStore is the farm's store as one node reaches it, until it is cut.
@@ -130,7 +132,7 @@ func (f *farm) add(name string) *farmNode {
 	seeds := slices.Clone(f.seeds)
 	f.mu.Unlock()
 	gossip := freeAddr(t)
-	fn := &farmNode{name: name, gossip: gossip}
+	fn := &farmNode{name: name, gossip: gossip, metrics: &recorder{}}
 	// The HTTP server exists before the node, so the node can announce it.
 	fn.http = httptest.NewUnstartedServer(nil)
 	var placer cluster.Placer
@@ -163,7 +165,8 @@ func (f *farm) add(name string) *farmNode {
 				f.conflicts.Add(1)
 			}
 		},
-		Logger: hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Debug, Output: testLog}),
+		Logger:  hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Debug, Output: testLog}),
+		Metrics: fn.metrics,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +175,7 @@ func (f *farm) add(name string) *farmNode {
 	fn.store = &cutStore{Store: f.store}
 	opts.Store = fn.store
 	opts.Farm = node
+	opts.Metrics = fn.metrics
 	opts.LockTimeout = 5 * time.Second
 	if f.policy != "" {
 		r := routers.NewNone()

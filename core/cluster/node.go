@@ -63,6 +63,9 @@ type Config struct {
 	// Placer at each membership change.
 	Placer  Placer
 	Backups int
+	// Metrics, if set, is told of relocated requests and replication
+	// messages, for monitoring.
+	Metrics Metrics
 	// Fast shortens gossip's timers and the node's own, for farms on one
 	// machine (tests).
 	Fast bool
@@ -83,6 +86,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = hclog.NewNullLogger()
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
 	}
 }
 

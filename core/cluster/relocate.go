@@ -60,6 +60,7 @@ func (rl *Relocator) Relocate(ctx context.Context, w http.ResponseWriter, r *htt
 			return false
 		}
 		p.ServeHTTP(w, r)
+		n.cfg.Metrics.Request(session.OutcomeProxied)
 		return true
 	case router.Redirect:
 		target := d.URL
@@ -68,6 +69,7 @@ func (rl *Relocator) Relocate(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		// 307 keeps the method and body.
 		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+		n.cfg.Metrics.Request(session.OutcomeRedirected)
 		return true
 	}
 	return false

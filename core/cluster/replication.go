@@ -99,11 +99,14 @@ func (n *Node) Send(ctx context.Context, to string, items []session.ReplicaItem)
 			Data: it.Data, Backups: it.Backups, ExpiresInMs: it.ExpiresIn.Milliseconds(), Holder: it.Holder,
 		}
 	}
+	size := proto.Size(req)
 	n.replMessages.Add(1)
-	n.replBytes.Add(int64(proto.Size(req)))
+	n.replBytes.Add(int64(size))
 	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
 	defer cancel()
+	start := time.Now()
 	reply, err := c.Replicate(cctx, req)
+	n.cfg.Metrics.Replicated(time.Since(start), size, err)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replicating to %s: %w", to, err)
 	}
@@ -450,7 +453,7 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	n.restored.Add(1)
 	return &session.Fetched{
 		Data: best.rep.GetData(), Settle: func(bool) error { return nil },
-		Previous: best.rep.GetHolder(), Stale: stale,
+		Previous: best.rep.GetHolder(), Stale: stale, Restored: true,
 	}, "", nil
 }
 

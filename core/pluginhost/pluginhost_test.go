@@ -260,6 +260,10 @@ func TestSupervisorHealthAndBackoff(t *testing.T) {
 		MinBackoff:     20 * time.Millisecond,
 		MaxBackoff:     100 * time.Millisecond,
 	})
+	// Up, Name and Kind are what the host's plugin metrics read.
+	if !s.Up() || s.Name() != "p" || s.Kind() != base.KindStore {
+		t.Fatalf("started: up %v, name %q, kind %q", s.Up(), s.Name(), s.Kind())
+	}
 	// Take the binary away so that restarts fail, then kill the process.
 	hidden := path + ".hidden"
 	if err := os.Rename(path, hidden); err != nil {
@@ -269,6 +273,9 @@ func TestSupervisorHealthAndBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "failed restarts", func() bool { return strings.Count(logs.String(), "plugin restart failed") >= 3 })
+	if s.Up() {
+		t.Fatal("up while its restarts fail")
+	}
 	if err := s.Store().Delete(context.Background(), []string{"a"}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Delete while down = %v, want ErrUnavailable", err)
 	}
@@ -276,6 +283,9 @@ func TestSupervisorHealthAndBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the restart", func() bool { return s.Restarts() == 1 })
+	if !s.Up() {
+		t.Fatal("not up after the restart")
+	}
 	if err := s.Store().Delete(context.Background(), []string{"a"}); err != nil {
 		t.Fatalf("Delete after the restart: %v", err)
 	}

@@ -112,6 +112,17 @@ func (s *Supervisor) startInstance(ctx context.Context) (*instance, error) {
 // Restarts reports how many times the plugin has been restarted.
 func (s *Supervisor) Restarts() int64 { return s.restarts.Load() }
 
+// Up reports whether the plugin is serving now: false while it is down
+// between a crash (or hang, or failed health check) and its restart. It
+// is what the host's plugin health metric reads.
+func (s *Supervisor) Up() bool { return s.current() != nil }
+
+// Name is the plugin's name in the configuration.
+func (s *Supervisor) Name() string { return s.spec.Name }
+
+// Kind is the strategy kind the plugin serves as.
+func (s *Supervisor) Kind() base.Kind { return s.kind }
+
 // Info is what the running plugin said about itself at start.
 func (s *Supervisor) Info() (base.Info, bool) {
 	s.mu.RLock()

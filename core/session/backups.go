@@ -168,7 +168,7 @@ func (m *Manager) backupGrace() time.Duration { return 3 * m.opts.SweepInterval 
 func (m *Manager) fenceLocal(s *Session) {
 	if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
 		m.remove(s.ID(), s)
-		m.count.Add(-1)
+		m.addCount(-1)
 		m.log.Warn("another node took this session over; dropping the copy here", "session", logID(s.ID()))
 	}
 }
@@ -296,14 +296,19 @@ func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 		s.lock.Release(exclusiveWeight)
 		return nil // a request restored it here first
 	}
+	// Counted as soon as it is in the map: a takeover may fence it off
+	// (and count it out) while the directory is asked.
+	m.addCount(1)
 	if m.opts.Farm != nil {
 		other, err := m.opts.Farm.Claim(ctx, id)
 		if err == nil && other != "" {
 			err = fmt.Errorf("%w: %s", ErrHeldElsewhere, other)
 		}
 		if err != nil {
-			s.state.Store(int32(stateMoved))
-			m.remove(id, s)
+			if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
+				m.remove(id, s)
+				m.addCount(-1)
+			}
 			s.lock.Release(exclusiveWeight)
 			if errors.Is(err, ErrHeldElsewhere) {
 				// The session lives on another node, which made its own
@@ -316,7 +321,7 @@ func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 	m.dropBackup(id)
 	s.repl.takeover = true
 	s.repl.previous, s.repl.stale = c.holder, c.backups
-	m.count.Add(1)
+	m.metrics.Restored(false)
 	m.wakeIfFull()
 	m.log.Debug("restored a session from its backup", "session", logID(id), "holder_was", c.holder, "version", c.rec.version)
 	s.lock.Release(exclusiveWeight)

@@ -52,6 +52,9 @@ type Event struct {
 type Listener func(Event)
 
 func (m *Manager) emit(e Event) {
+	if e.Type == Destroyed {
+		m.metrics.Destroyed(e.Reason)
+	}
 	for _, l := range m.opts.Listeners {
 		l(e)
 	}

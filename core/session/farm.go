@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Farm is what a manager on a node of a farm consults about sessions that
@@ -50,6 +51,9 @@ type Fetched struct {
 	// own backups have it, that copy is its only other one. It is dropped
 	// then, unless that node is one of this node's backups.
 	Kept string
+	// Restored says the session came from a backup, its holder being
+	// gone, rather than handed over by its holder.
+	Restored bool
 }
 
 // ErrHeldElsewhere is returned when the directory names another holder for
@@ -98,7 +102,7 @@ func (m *Manager) Export(ctx context.Context, id string) (data []byte, commit, a
 		// A takeover may have fenced it off already: count it once.
 		if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
 			m.remove(id, s)
-			m.count.Add(-1)
+			m.addCount(-1)
 		}
 		s.lock.Release(exclusiveWeight)
 	}
@@ -124,7 +128,7 @@ func (m *Manager) Import(ctx context.Context, data []byte) (id string, err error
 		return "", fmt.Errorf("session: %s handed over, but already here", logID(s.id))
 	}
 	m.dropBackup(s.id)
-	m.count.Add(1)
+	m.addCount(1)
 	m.wakeIfFull()
 	return s.id, nil
 }
@@ -145,9 +149,17 @@ func (m *Manager) decodeMoved(ctx context.Context, data []byte) (*Session, error
 	return sessionFromRecord(m, r), nil
 }
 
+// fetched is what one fetch brought, shared by the requests that waited
+// for it.
+type fetched struct {
+	s *Session
+	o Outcome
+}
+
 // fetch asks the farm for a session that is not here and installs it locked
-// for the request. Concurrent requests for one id share one fetch.
-func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
+// for the request. Concurrent requests for one id share one fetch, and its
+// outcome.
+func (m *Manager) fetch(ctx context.Context, id string) (*Session, Outcome, error) {
 	// The request whose fetch brought the session keeps the lock it was
 	// installed with: released and taken again, another node's request
 	// could move it away in between, and under contention it would never
@@ -155,8 +167,9 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 	locked := false
 	v, err, _ := m.fetching.Do(id, func() (any, error) {
 		if s := m.get(id); s != nil {
-			return s, nil // another request's fetch installed it
+			return fetched{s, OutcomeLocal}, nil // another request's fetch installed it
 		}
+		start := time.Now()
 		f, err := m.opts.Farm.Fetch(ctx, id)
 		if err != nil {
 			return nil, err
@@ -180,21 +193,40 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 		if other := m.insert(id, s); other != nil {
 			s.lock.Release(exclusiveWeight)
 			_ = f.Settle(false)
-			m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
-			return other, nil
+			// The farm restored it here in the background meanwhile: the
+			// request is served by that copy, and the metrics count that
+			// restore, not this one.
+			if !f.Restored {
+				m.log.Error("a moved session arrived twice; keeping the first", "session", logID(id))
+			}
+			return fetched{other, OutcomeLocal}, nil
 		}
+		// Counted in as soon as it is in memory: a takeover that fences it
+		// off meanwhile counts it out.
+		m.addCount(1)
 		// Until the holder confirms it dropped its copy, this one must not
 		// serve: two copies would diverge.
 		if err := f.Settle(true); err != nil {
-			s.state.Store(int32(stateMoved))
-			m.remove(id, s)
+			if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
+				m.remove(id, s)
+				m.addCount(-1)
+			}
 			s.lock.Release(exclusiveWeight)
 			return nil, err
 		}
+		// Measured to here: what the request waited for the hand-over;
+		// re-creating the backups below is replication's.
+		took := time.Since(start)
 		s.repl.takeover = true
 		s.repl.previous, s.repl.stale, s.repl.kept = f.Previous, f.Stale, f.Kept
 		m.dropBackup(id)
-		m.count.Add(1)
+		o := OutcomeMigratedIn
+		if f.Restored {
+			o = OutcomeRestored
+			m.metrics.Restored(true)
+		} else {
+			m.metrics.MigratedIn(took, len(f.Data))
+		}
 		m.wakeIfFull()
 		// The backups follow the session before it serves: until they
 		// have it, this node's copy would be its only one.
@@ -205,19 +237,19 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, error) {
 			s.lock.Release(exclusiveWeight - w)
 		}
 		locked = true
-		return s, nil
+		return fetched{s, o}, nil
 	})
 	if err != nil || v == nil {
-		return nil, err
+		return nil, OutcomeNone, err
 	}
-	s := v.(*Session)
+	got := v.(fetched)
 	if locked {
-		return s, nil
+		return got.s, got.o, nil
 	}
-	if err := m.lockForRequest(ctx, s); err != nil {
-		return nil, err
+	if err := m.lockForRequest(ctx, got.s); err != nil {
+		return nil, OutcomeNone, err
 	}
-	return s, nil
+	return got.s, got.o, nil
 }
 
 // SessionIDs returns the ids of the sessions in memory, for the farm to

@@ -82,6 +82,9 @@ type writer struct {
 	cookieValue string   // the whole cookie value it came in, route included
 	sess        *Session // held (locked for this request) until release
 	committed   bool     // headers are out: the cookie can no longer change
+	// outcome is how the request's session was first found (or not), for
+	// the metrics, reported once when the request ends.
+	outcome Outcome
 
 	// In synchronous replication, the response is kept back (up to
 	// holdLimit) until the backups have the session's changes.
@@ -143,11 +146,13 @@ func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
 	}
 	if !w.looked {
 		w.looked = true
-		s, err := w.findFromCookie(ctx)
+		s, o, err := w.findFromCookie(ctx)
 		if err != nil {
+			w.outcome = OutcomeError
 			return nil, err
 		}
 		if s != nil {
+			w.outcome = o
 			w.sess = s
 			w.ResponseWriter.Header().Add("Vary", "Cookie")
 			return s, nil
@@ -161,7 +166,13 @@ func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
 	}
 	s, err := w.m.create(ctx)
 	if err != nil {
+		if w.outcome == OutcomeNone {
+			w.outcome = OutcomeError
+		}
 		return nil, err
+	}
+	if w.outcome == OutcomeNone {
+		w.outcome = OutcomeCreated
 	}
 	if w.sess != nil {
 		// The request invalidated its session and now starts another.
@@ -176,7 +187,7 @@ func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
 // us look up.
 const maxCookieCandidates = 4
 
-func (w *writer) findFromCookie(ctx context.Context) (*Session, error) {
+func (w *writer) findFromCookie(ctx context.Context) (*Session, Outcome, error) {
 	tried := 0
 	for _, c := range w.req.CookiesNamed(w.m.opts.Cookie.Name) {
 		id, hint := w.m.opts.Routing.parseToken(c.Value)
@@ -189,19 +200,19 @@ func (w *writer) findFromCookie(ctx context.Context) (*Session, error) {
 		if tried++; tried > maxCookieCandidates {
 			break
 		}
-		s, err := w.m.lookup(ctx, id)
+		s, o, err := w.m.lookupOutcome(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, OutcomeNone, err
 		}
 		if s != nil {
 			w.cookieID, w.cookieValue = id, c.Value
-			return s, nil
+			return s, o, nil
 		}
 		if hint != "" && hint != w.m.opts.Routing.Route {
 			w.m.log.Debug("no such session here; its route names another node", "session", logID(id), "route_hint", hint)
 		}
 	}
-	return nil, nil
+	return nil, OutcomeNone, nil
 }
 
 // commitLocked runs once, before the response's headers go out: it writes the
@@ -260,10 +271,11 @@ func (w *writer) commit() {
 }
 
 // release gives the session back when the request is over, even if the
-// handler panicked.
+// handler panicked, and reports the request's outcome.
 func (w *writer) release() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.m.metrics.Request(w.outcome)
 	if w.sess != nil {
 		w.m.unlockRequest(w.sess)
 		w.sess = nil

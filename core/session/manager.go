@@ -49,6 +49,9 @@ type Options struct {
 	// Relocator, if set, may send a request to its session's node instead
 	// of moving the session here.
 	Relocator Relocator
+	// Metrics, if set, is told of requests' outcomes, sessions coming and
+	// going, and migrations, for monitoring.
+	Metrics Metrics
 
 	Cookie CookieOptions
 	// Routing puts this node's route into the session token for the load
@@ -163,13 +166,14 @@ type shard struct {
 // node. Live sessions stay in memory as objects, so a request whose session
 // is here costs a map lookup and a lock: no serialisation, no store call.
 type Manager struct {
-	opts   Options
-	log    hclog.Logger
-	store  store.Store
-	now    func() time.Time
-	seed   maphash.Seed
-	shards [numShards]shard
-	count  atomic.Int64
+	opts    Options
+	log     hclog.Logger
+	store   store.Store
+	metrics Metrics
+	now     func() time.Time
+	seed    maphash.Seed
+	shards  [numShards]shard
+	count   atomic.Int64
 	// backups are the copies this node keeps of other members' sessions.
 	backups *backups
 
@@ -200,6 +204,7 @@ func New(opts Options) (*Manager, error) {
 		opts:           opts,
 		log:            opts.Logger,
 		store:          opts.Store,
+		metrics:        opts.Metrics,
 		now:            time.Now,
 		seed:           maphash.MakeSeed(),
 		pendingDeletes: make(map[string]time.Time),
@@ -212,6 +217,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = hclog.NewNullLogger()
+	}
+	if m.metrics == nil {
+		m.metrics = noMetrics{}
 	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]*Session)
@@ -306,12 +314,18 @@ func (m *Manager) unlockRequest(s *Session) {
 // or nil if there is none. An id the node never issued finds nothing: ids
 // are only ever adopted from memory or from the store, never from a client.
 func (m *Manager) lookup(ctx context.Context, id string) (*Session, error) {
+	s, _, err := m.lookupOutcome(ctx, id)
+	return s, err
+}
+
+// lookupOutcome is lookup, also saying where the session was found.
+func (m *Manager) lookupOutcome(ctx context.Context, id string) (*Session, Outcome, error) {
 	// A session can be evicted or renewed between finding and locking it;
 	// each retry sees the newer state, so a few attempts always settle.
 	for range 4 {
-		s, err := m.find(ctx, id)
+		s, o, err := m.find(ctx, id)
 		if err != nil || s == nil {
-			return nil, err
+			return nil, OutcomeNone, err
 		}
 		if !s.live() || s.ID() != id {
 			s.lock.Release(m.requestWeight())
@@ -321,39 +335,44 @@ func (m *Manager) lookup(ctx context.Context, id string) (*Session, error) {
 		if !now.Before(s.Expires()) {
 			s.lock.Release(m.requestWeight())
 			m.expire(ctx, s)
-			return nil, nil
+			return nil, OutcomeNone, nil
 		}
 		s.lastAccess.Store(now.UnixNano())
-		return s, nil
+		return s, o, nil
 	}
-	return nil, fmt.Errorf("session: %s kept moving while being looked up", logID(id))
+	return nil, OutcomeNone, fmt.Errorf("session: %s kept moving while being looked up", logID(id))
 }
 
 // find returns the session locked for a request, from memory, from another
 // node of the farm, or from the store, in that order; nil if none has it.
-func (m *Manager) find(ctx context.Context, id string) (*Session, error) {
+// The outcome says which.
+func (m *Manager) find(ctx context.Context, id string) (*Session, Outcome, error) {
 	if s := m.get(id); s != nil {
 		if err := m.lockForRequest(ctx, s); err != nil {
-			return nil, err
+			return nil, OutcomeNone, err
 		}
-		return s, nil
+		return s, OutcomeLocal, nil
 	}
 	if m.opts.Farm != nil && !m.draining.Load() {
-		s, err := m.fetch(ctx, id)
+		s, o, err := m.fetch(ctx, id)
 		if err != nil || s != nil {
-			return s, err
+			return s, o, err
 		}
 		// Restored here from a backup, or handed over, while the farm was
 		// asked: the directory names this node then, and the store is
 		// the wrong place to look.
 		if s := m.get(id); s != nil {
 			if err := m.lockForRequest(ctx, s); err != nil {
-				return nil, err
+				return nil, OutcomeNone, err
 			}
-			return s, nil
+			return s, OutcomeLocal, nil
 		}
 	}
-	return m.load(ctx, id)
+	s, err := m.load(ctx, id)
+	if err != nil || s == nil {
+		return nil, OutcomeNone, err
+	}
+	return s, OutcomeLoaded, nil
 }
 
 // load brings a session back from the store into memory, locked for a
@@ -409,6 +428,9 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 		}
 		return other, nil
 	}
+	// Counted as soon as it is in the map: a takeover may fence it off
+	// (and count it out) while the directory is asked.
+	m.addCount(1)
 	if m.opts.Farm != nil {
 		// Another node may have loaded the same record a moment ago: the
 		// directory decides which copy is the session.
@@ -417,13 +439,14 @@ func (m *Manager) load(ctx context.Context, id string) (*Session, error) {
 			err = fmt.Errorf("%w: %s", ErrHeldElsewhere, other)
 		}
 		if err != nil {
-			s.state.Store(int32(stateEvicted))
-			m.remove(id, s)
+			if s.state.CompareAndSwap(int32(stateLive), int32(stateEvicted)) {
+				m.remove(id, s)
+				m.addCount(-1)
+			}
 			s.lock.Release(m.requestWeight())
 			return nil, fmt.Errorf("session: loading %s from the store: %w", logID(id), err)
 		}
 	}
-	m.count.Add(1)
 	m.wakeIfFull()
 	// The memory copy is now the only one that changes: drop the stored one
 	// so it cannot come back stale. The request holds the lock, so the
@@ -454,7 +477,7 @@ func (m *Manager) create(ctx context.Context) (*Session, error) {
 		if m.insert(id, s) != nil {
 			continue // 2^-256: but never hand out a live id twice
 		}
-		m.count.Add(1)
+		m.addCount(1)
 		m.wakeIfFull()
 		if m.opts.Farm != nil {
 			// A fresh id has no other holder; an error means the directory
@@ -485,7 +508,7 @@ func (m *Manager) destroy(ctx context.Context, s *Session, why Reason) error {
 	}
 	id := s.ID()
 	m.remove(id, s)
-	m.count.Add(-1)
+	m.addCount(-1)
 	err := m.deleteStored(ctx, id, s.Expires())
 	// Before the directory forgets it: an invalidated session must never
 	// come back from a backup.
@@ -619,9 +642,12 @@ func (m *Manager) evict(ctx context.Context, ss []*Session, wait bool) (int, err
 		return 0, errors.Join(lockErr, fmt.Errorf("session: writing %d sessions to the store: %w", len(recs), err))
 	}
 	for i, s := range locked {
-		s.state.Store(int32(stateEvicted))
-		m.remove(recs[i].ID, s)
-		m.count.Add(-1)
+		// A takeover may have fenced it off while it was written: count
+		// it out once.
+		if s.state.CompareAndSwap(int32(stateLive), int32(stateEvicted)) {
+			m.remove(recs[i].ID, s)
+			m.addCount(-1)
+		}
 	}
 	m.dropReplicas(ctx, locked)
 	if m.opts.Farm != nil {
@@ -717,7 +743,11 @@ func (m *Manager) sweep(ctx context.Context) {
 			idle = append(idle, s)
 		}
 	}
-	if n, err := m.evictAll(ctx, idle, false); err != nil {
+	n, err := m.evictAll(ctx, idle, false)
+	// Counted here and in trim, not in evict: Close writing everything out
+	// at shutdown is no eviction.
+	m.metrics.Evicted(n)
+	if err != nil {
 		m.log.Warn("idle sessions stay in memory: eviction failed", "evicted", n, "error", err)
 	} else if n > 0 {
 		m.log.Debug("evicted idle sessions", "count", n)
@@ -755,6 +785,7 @@ func (m *Manager) trimLocked(ctx context.Context) {
 		return cmp.Compare(a.lastAccess.Load(), b.lastAccess.Load())
 	})
 	n, err := m.evictAll(ctx, all[:over], false)
+	m.metrics.Evicted(n)
 	if err != nil {
 		m.log.Warn("memory over its limit: eviction failed", "evicted", n, "in_memory", m.Len(), "error", err)
 		return

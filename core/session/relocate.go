@@ -18,7 +18,9 @@ type Relocator interface {
 	// Relocate is called before the application runs, for a request whose
 	// session id (from its cookie) is not in memory here. It returns true
 	// if it answered the request; false lets the request go on here, where
-	// the session is fetched.
+	// the session is fetched. A request it answers is not counted in
+	// Metrics.Request: the Relocator reports its outcome (proxied,
+	// redirected) to its own metrics.
 	Relocate(ctx context.Context, w http.ResponseWriter, r *http.Request, id, hint string) bool
 }
 
