@@ -37,7 +37,7 @@ type APIOptions struct {
 }
 
 // API is the node-local session API: JSON over HTTP, served on the
-// app_api listener. See the package's README in examples/ for the wire
+// app_api listener. examples/python-visits/README.md documents the wire
 // format; in short, sessions are addressed as /v1/sessions/{id}, where the
 // id may be "current" for the session of the request named by the
 // Wadi-Request header.

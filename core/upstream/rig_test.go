@@ -70,13 +70,15 @@ type rigOptions struct {
 	allowUnheld bool
 	target      string // upstream URL; "" means the rig's app server
 	maxAttr     int
+	// noReplication runs without the fake backups (benchmarks).
+	noReplication bool
 }
 
 // rig is a node in upstream mode in one process: the filter and the proxy
 // on front, the application on app (its handler set per test in handle),
 // the API on a unix socket (or TCP with a token).
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	mgr   *session.Manager
 	reg   *Registry
 	repl  *fakeReplicas
@@ -92,14 +94,16 @@ type rig struct {
 	handle http.HandlerFunc
 }
 
-func newRig(t *testing.T, o rigOptions) *rig {
+func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{t: t, repl: &fakeReplicas{}, logs: &syncBuffer{}, token: o.token}
 	log := hclog.New(&hclog.LoggerOptions{Output: r.logs, Level: hclog.Debug})
 	opts := session.DefaultOptions()
 	opts.Store = memstore.New()
 	opts.Logger = log
-	opts.Replication = session.Replication{Replicas: r.repl}
+	if !o.noReplication {
+		opts.Replication = session.Replication{Replicas: r.repl}
+	}
 	if o.maxAttr > 0 {
 		opts.MaxAttributeSize = o.maxAttr
 		opts.MaxSessionSize = 4 * o.maxAttr
