@@ -38,6 +38,9 @@ type Config struct {
 	Cluster *Cluster
 	// Admin is the admin API; nil: none.
 	Admin *Admin
+	// AppAPI is the node-local session API for an upstream application;
+	// nil: none.
+	AppAPI *AppAPI
 }
 
 // Plugin is a `plugin "NAME" { path = ... }` block: an external strategy
@@ -62,6 +65,24 @@ type Node struct {
 type HTTP struct {
 	Listen string // host:port
 	App    string // "" (no application) or "demo"
+	// Upstream is the http(s) URL of the application the node proxies
+	// requests to (upstream mode); "" when the node serves App itself.
+	Upstream string
+}
+
+// AppAPI is the `app_api` block: where the upstream application reaches
+// the node-local session API, and who may call it.
+type AppAPI struct {
+	// Listen is the address as written: "unix:///path" or "host:port".
+	Listen string
+	// Network is "unix" or "tcp"; Address the socket path or host:port.
+	Network, Address string
+	// Token is the bearer token callers must present; required on TCP,
+	// where nothing else tells the application from any local process.
+	Token string
+	// AllowUnheld lets calls reach sessions no in-flight request holds on
+	// this node (background jobs); off, such calls are refused.
+	AllowUnheld bool
 }
 
 // Session is the `session` block: the session cookie and the session

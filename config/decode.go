@@ -33,6 +33,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "plugin", LabelNames: []string{"name"}},
 		{Type: "cluster"},
 		{Type: "admin"},
+		{Type: "app_api"},
 	},
 }
 
@@ -55,8 +56,9 @@ type pluginBlock struct {
 }
 
 type httpBlock struct {
-	Listen hcl.Expression `hcl:"listen,optional"`
-	App    hcl.Expression `hcl:"app,optional"`
+	Listen   hcl.Expression `hcl:"listen,optional"`
+	App      hcl.Expression `hcl:"app,optional"`
+	Upstream hcl.Expression `hcl:"upstream,optional"`
 }
 
 type sessionBlock struct {
@@ -154,6 +156,8 @@ func (d *decoder) decodeFile(body hcl.Body) *Config {
 			cfg.Cluster = d.decodeCluster(block.Body)
 		case "admin":
 			cfg.Admin = d.decodeAdmin(block.Body)
+		case "app_api":
+			cfg.AppAPI = d.decodeAppAPI(block.Body)
 		}
 	}
 	return &cfg
@@ -247,8 +251,21 @@ func (d *decoder) decodeHTTP(body hcl.Body, h *HTTP) {
 			d.invalid("http.listen", b.Listen, "%q is not a host:port address (%v).", h.Listen, err)
 		}
 	}
-	if d.str("http.app", b.App, &h.App) && h.App != "" && !slices.Contains(knownApps, h.App) {
+	appSet := d.str("http.app", b.App, &h.App)
+	if appSet && h.App != "" && !slices.Contains(knownApps, h.App) {
 		d.invalid("http.app", b.App, "unknown app %q; known apps: %s (or \"\" for none).", h.App, quoteList(knownApps))
+	}
+	if d.str("http.upstream", b.Upstream, &h.Upstream) {
+		switch {
+		case h.App != "":
+			// One handler serves the node's requests: the in-process app
+			// or the proxy to the upstream, never both.
+			d.invalid("http.upstream", b.Upstream, "cannot be set together with http.app %q: the node either serves an app itself or proxies to an upstream.", h.App)
+		default:
+			if msg := checkUpstream(h.Upstream); msg != "" {
+				d.invalid("http.upstream", b.Upstream, "%s", msg)
+			}
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/wadi-go/wadi/config"
 	"github.com/wadi-go/wadi/core/cluster"
 	"github.com/wadi-go/wadi/core/session"
+	"github.com/wadi-go/wadi/core/upstream"
 	"github.com/wadi-go/wadi/sdk/replicator"
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -148,20 +149,37 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 			stopAdmin()
 		}()
 	}
+	// The registry joins the proxy's requests to the API's calls.
+	reg := upstream.NewRegistry()
+	handler, err := nodeHandler(cfg, reg, log)
+	if err != nil {
+		_ = mgr.Close(context.Background())
+		return err
+	}
+	// The API is up before the first request, which may call it, and
+	// stops after the last one has finished.
+	stopAPI := func(context.Context) {}
+	if cfg.AppAPI != nil {
+		if stopAPI, err = startAppAPI(cfg.AppAPI, mgr, reg, log.Named("app_api")); err != nil {
+			_ = mgr.Close(context.Background())
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
+		stopAPI(context.Background())
 		_ = mgr.Close(context.Background())
 		return fmt.Errorf("http: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           mgr.Middleware(appHandler(cfg, log)),
+		Handler:           mgr.Middleware(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          log.Named("http").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("node started", "http", ln.Addr().String(), "data_dir", cfg.Node.DataDir, "app", cfg.HTTP.App)
+	log.Info("node started", "http", ln.Addr().String(), "data_dir", cfg.Node.DataDir, "app", cfg.HTTP.App, "upstream", cfg.HTTP.Upstream)
 
 	var serveErr error
 	select {
@@ -180,6 +198,7 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("requests still running at the deadline", "error", err)
 	}
+	stopAPI(sctx)
 	wctx, cancel2 := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel2()
 	if node != nil {

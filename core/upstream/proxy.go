@@ -1,0 +1,168 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/wadi-go/wadi/core/session"
+)
+
+// ProxyOptions configure a Proxy.
+type ProxyOptions struct {
+	// Target is the application's base URL (http or https). Required.
+	Target *url.URL
+	// Registry records each request for the API. Required.
+	Registry *Registry
+	// Logger receives the proxy's logs; nil discards them.
+	Logger hclog.Logger
+	// Transport reaches the upstream; nil means one tuned for a single
+	// local application.
+	Transport http.RoundTripper
+}
+
+// Proxy is the http.Handler of upstream mode. It must run behind the
+// session middleware.
+type Proxy struct {
+	reg *Registry
+	log hclog.Logger
+	rp  *httputil.ReverseProxy
+}
+
+type heldKey struct{}
+
+// NewProxy returns the upstream-mode handler for the options.
+func NewProxy(o ProxyOptions) (*Proxy, error) {
+	if o.Target == nil || (o.Target.Scheme != "http" && o.Target.Scheme != "https") || o.Target.Host == "" {
+		return nil, fmt.Errorf("upstream: the target must be an absolute http(s) URL, got %v", o.Target)
+	}
+	if o.Registry == nil {
+		return nil, errors.New("upstream: a registry is required")
+	}
+	p := &Proxy{reg: o.Registry, log: o.Logger}
+	if p.log == nil {
+		p.log = hclog.NewNullLogger()
+	}
+	tr := o.Transport
+	if tr == nil {
+		tr = &http.Transport{
+			Proxy:       nil, // the upstream is local: never through HTTP_PROXY
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			// Every request goes to the one application: keep enough idle
+			// connections that a busy node does not redial.
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     90 * time.Second,
+			// Non-zero, so that a client's Expect: 100-continue reaches the
+			// application and its answer comes back before the body is sent.
+			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:     false,
+		}
+	}
+	target := *o.Target
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(pr, &target) },
+		Transport:      tr,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       p.log.Named("proxy").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		// FlushInterval stays 0: ReverseProxy flushes every write of a
+		// text/event-stream or unknown-length response by itself, and
+		// batching the rest lets the filter keep back a small response
+		// until its session changes are replicated.
+	}
+	return p, nil
+}
+
+// ServeHTTP holds the request's session (if it names one) and proxies the
+// request to the application.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var id string
+	s, err := session.Existing(ctx)
+	switch {
+	case err == nil:
+		id = s.ID()
+	case errors.Is(err, session.ErrNoSession):
+	default:
+		// The session exists but cannot be had now: proxying without it
+		// would let the application start a new one in its place.
+		code := http.StatusInternalServerError
+		if errors.Is(err, session.ErrLockTimeout) || errors.Is(err, session.ErrClosed) {
+			code = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
+		}
+		p.log.Warn("session not available; not proxying", "status", code, "method", r.Method, "path", r.URL.Path, "error", err)
+		http.Error(w, "session not available; try again", code)
+		return
+	}
+	h := p.reg.register(ctx, id)
+	defer p.reg.unregister(h)
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, heldKey{}, h)))
+}
+
+// rewrite builds the outgoing request: the client's own Wadi-* headers go,
+// the node's come in.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
+	pr.SetURL(target)
+	pr.SetXForwarded()
+	// The application sees the host the client asked for (virtual hosts,
+	// absolute links), as it would without the node in front.
+	pr.Out.Host = pr.In.Host
+	stripOwn(pr.Out.Header)
+	stripOwn(pr.Out.Trailer)
+	h, _ := pr.In.Context().Value(heldKey{}).(*held)
+	if h == nil {
+		return
+	}
+	pr.Out.Header.Set(RequestHeader, h.token)
+	if s, err := session.Existing(h.ctx); err == nil {
+		pr.Out.Header.Set(SessionHeader, s.ID())
+	}
+}
+
+// stripOwn removes every header a client may have sent in the node's name.
+func stripOwn(h http.Header) {
+	for k := range h {
+		if len(k) >= len(HeaderPrefix) && strings.EqualFold(k[:len(HeaderPrefix)], HeaderPrefix) {
+			delete(h, k)
+		}
+	}
+}
+
+// modifyResponse marks the request as responding before ReverseProxy
+// copies the response's headers: from then on no API call may touch the
+// cookie, so the headers are never written by two goroutines.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	// A response carrying the node's headers would let the application
+	// speak for the node towards the client; they are the node's alone.
+	stripOwn(res.Header)
+	if h, _ := res.Request.Context().Value(heldKey{}).(*held); h != nil {
+		h.mu.Lock()
+		h.responding = true
+		h.mu.Unlock()
+	}
+	return nil
+}
+
+// errorHandler answers a request the upstream did not: 502, logged with
+// the reason. The session is left as it was: nothing is committed for it
+// but what the application did through the API before failing.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The client went away; there is nobody to answer.
+		p.log.Debug("client gone before the upstream answered", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	p.log.Error("upstream unreachable; answering 502", "upstream", r.URL.Scheme+"://"+r.URL.Host, "method", r.Method, "path", r.URL.Path, "error", err)
+	http.Error(w, "upstream application unavailable", http.StatusBadGateway)
+}
