@@ -26,7 +26,12 @@ func nodeHandler(cfg *config.Config, reg *upstream.Registry, log hclog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("http.upstream: %w", err)
 	}
-	p, err := upstream.NewProxy(upstream.ProxyOptions{Target: u, Registry: reg, Logger: log.Named("upstream")})
+	p, err := upstream.NewProxy(upstream.ProxyOptions{
+		Target:     u,
+		Registry:   reg,
+		CookieName: cfg.Session.CookieName, // as managerOptions gives the manager
+		Logger:     log.Named("upstream"),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("http.upstream: %w", err)
 	}

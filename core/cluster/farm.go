@@ -188,7 +188,7 @@ func (n *Node) Released(ids []string) {
 }
 
 // maxHops bounds how far a fetch follows a session that keeps moving.
-const maxHops = 5
+const maxHops = 10
 
 // Fetch implements session.Farm: it finds the session's holder in the
 // directory and has the session handed over to this node; if the holder

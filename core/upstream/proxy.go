@@ -22,6 +22,11 @@ type ProxyOptions struct {
 	Target *url.URL
 	// Registry records each request for the API. Required.
 	Registry *Registry
+	// CookieName is the session cookie's name, as the manager in front is
+	// configured (session.Options.Cookie.Name). Required: the node alone
+	// sets that cookie, so the application's Set-Cookie headers for it are
+	// dropped; one would let the application fix a client's session.
+	CookieName string
 	// Logger receives the proxy's logs; nil discards them.
 	Logger hclog.Logger
 	// Transport reaches the upstream; nil means one tuned for a single
@@ -32,9 +37,10 @@ type ProxyOptions struct {
 // Proxy is the http.Handler of upstream mode. It must run behind the
 // session middleware.
 type Proxy struct {
-	reg *Registry
-	log hclog.Logger
-	rp  *httputil.ReverseProxy
+	reg    *Registry
+	log    hclog.Logger
+	cookie string
+	rp     *httputil.ReverseProxy
 }
 
 type heldKey struct{}
@@ -47,7 +53,12 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 	if o.Registry == nil {
 		return nil, errors.New("upstream: a registry is required")
 	}
-	p := &Proxy{reg: o.Registry, log: o.Logger}
+	if o.CookieName == "" {
+		// Guessing the default would leave a differently named session
+		// cookie open to the application.
+		return nil, errors.New("upstream: the session cookie's name is required")
+	}
+	p := &Proxy{reg: o.Registry, log: o.Logger, cookie: o.CookieName}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
 	}
@@ -138,6 +149,44 @@ func stripOwn(h http.Header) {
 	}
 }
 
+// stripCookie removes from h every Set-Cookie that sets the cookie named
+// name, and returns how many it removed.
+func stripCookie(h http.Header, name string) int {
+	n := 0
+	for k, vs := range h {
+		if !strings.EqualFold(k, "Set-Cookie") {
+			continue
+		}
+		kept := vs[:0:0]
+		for _, v := range vs {
+			if setCookieName(v) == name {
+				n++
+				continue
+			}
+			kept = append(kept, v)
+		}
+		if len(kept) == 0 {
+			delete(h, k)
+		} else {
+			h[k] = kept
+		}
+	}
+	return n
+}
+
+// setCookieName returns the name of the cookie a Set-Cookie value sets, as
+// a browser reads it (RFC 6265bis 5.6): the part of the first name=value
+// pair before its "=", without surrounding spaces and tabs; "" when the
+// pair has no "=" (a nameless cookie).
+func setCookieName(v string) string {
+	pair, _, _ := strings.Cut(v, ";")
+	name, _, ok := strings.Cut(pair, "=")
+	if !ok {
+		return ""
+	}
+	return strings.Trim(name, " \t")
+}
+
 // modifyResponse marks the request as responding before ReverseProxy
 // copies the response's headers: from then on no API call may touch the
 // cookie, so the headers are never written by two goroutines.
@@ -145,6 +194,14 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	// A response carrying the node's headers would let the application
 	// speak for the node towards the client; they are the node's alone.
 	stripOwn(res.Header)
+	// The session cookie is the node's too: an application that set it
+	// could hand a client a session of its choosing (fixation) or end one
+	// behind the filter's back. The filter adds its own Set-Cookie later,
+	// to the client's header, so only the application's are removed here.
+	if n := stripCookie(res.Header, p.cookie); n > 0 {
+		req := res.Request
+		p.log.Debug("dropped the application's Set-Cookie for the session cookie", "cookie", p.cookie, "dropped", n, "method", req.Method, "path", req.URL.Path)
+	}
 	if h, _ := res.Request.Context().Value(heldKey{}).(*held); h != nil {
 		h.mu.Lock()
 		h.responding = true

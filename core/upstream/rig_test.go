@@ -70,6 +70,7 @@ type rigOptions struct {
 	allowUnheld bool
 	target      string // upstream URL; "" means the rig's app server
 	maxAttr     int
+	cookieName  string // the session cookie's name; "" the default
 	// noReplication runs without the fake backups (benchmarks).
 	noReplication bool
 }
@@ -104,6 +105,9 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if !o.noReplication {
 		opts.Replication = session.Replication{Replicas: r.repl}
 	}
+	if o.cookieName != "" {
+		opts.Cookie.Name = o.cookieName
+	}
 	if o.maxAttr > 0 {
 		opts.MaxAttributeSize = o.maxAttr
 		opts.MaxSessionSize = 4 * o.maxAttr
@@ -135,7 +139,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProxy(ProxyOptions{Target: u, Registry: r.reg, Logger: log})
+	p, err := NewProxy(ProxyOptions{Target: u, Registry: r.reg, CookieName: opts.Cookie.Name, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
