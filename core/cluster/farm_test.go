@@ -177,6 +177,7 @@ func (f *farm) add(name string) *farmNode {
 	opts.Farm = node
 	opts.Metrics = fn.metrics
 	opts.LockTimeout = 5 * time.Second
+	opts.Logger = hclog.New(&hclog.LoggerOptions{Name: name + ".sessions", Level: hclog.Debug, Output: testLog})
 	if f.policy != "" {
 		r := routers.NewNone()
 		if err := r.Configure(context.Background(), []byte(`{"policy":"`+f.policy+`"}`), base.Node{Name: name}); err != nil {

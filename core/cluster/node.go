@@ -127,7 +127,13 @@ type Node struct {
 	placement    atomic.Pointer[[][]string]
 	replMessages atomic.Int64
 	replBytes    atomic.Int64
-	restored     atomic.Int64
+	// silent holds, per member, until when a backup that did not answer
+	// in time is not asked again: a member that hangs (or died, not yet
+	// noticed) must not cost every replication round a whole CallTimeout.
+	silentMu   sync.Mutex
+	silent     map[string]time.Time
+	replanning atomic.Bool // a Replan is running
+	restored   atomic.Int64
 
 	reportNeeded chan struct{}
 	stop         context.CancelFunc

@@ -88,6 +88,9 @@ func (n *Node) Send(ctx context.Context, to string, items []session.ReplicaItem)
 	if to == n.self {
 		return nil, errors.New("cluster: a node is not its own backup")
 	}
+	if until, silent := n.silentUntil(to); silent {
+		return nil, fmt.Errorf("cluster: replicating to %s: it did not answer a moment ago; asking again after %s", to, until.Format(time.StampMilli))
+	}
 	c, err := n.clientOf(to)
 	if err != nil {
 		return nil, err
@@ -108,6 +111,9 @@ func (n *Node) Send(ctx context.Context, to string, items []session.ReplicaItem)
 	reply, err := c.Replicate(cctx, req)
 	n.cfg.Metrics.Replicated(time.Since(start), size, err)
 	if err != nil {
+		if code := status.Code(err); code == codes.DeadlineExceeded || code == codes.Unavailable {
+			n.markSilent(to)
+		}
 		return nil, fmt.Errorf("cluster: replicating to %s: %w", to, err)
 	}
 	out := make([]session.ReplicaStatus, len(reply.GetStatuses()))
@@ -115,6 +121,30 @@ func (n *Node) Send(ctx context.Context, to string, items []session.ReplicaItem)
 		out[i] = session.ReplicaStatus(st)
 	}
 	return out, nil
+}
+
+// silentFor is how long a backup that did not answer is left alone; the
+// failure detector usually settles its fate within a few of these.
+const silentFor = time.Second
+
+func (n *Node) markSilent(to string) {
+	n.silentMu.Lock()
+	defer n.silentMu.Unlock()
+	if n.silent == nil {
+		n.silent = make(map[string]time.Time)
+	}
+	n.silent[to] = time.Now().Add(silentFor)
+}
+
+func (n *Node) silentUntil(to string) (time.Time, bool) {
+	n.silentMu.Lock()
+	defer n.silentMu.Unlock()
+	until, ok := n.silent[to]
+	if ok && time.Now().After(until) {
+		delete(n.silent, to)
+		ok = false
+	}
+	return until, ok
 }
 
 // ReplicationTraffic is what this node has sent to backups: messages and
@@ -215,6 +245,7 @@ func (n *Node) place(ctx context.Context) error {
 		pl[p] = keep
 	}
 	n.placement.Store(&pl)
+	n.log.Debug("backups placed", "members", len(members))
 	return nil
 }
 
@@ -248,9 +279,16 @@ func (n *Node) replicate(ctx context.Context) {
 		}
 		// Every round, not only on change: what failed (a member still
 		// starting) is retried soon. A session whose backups are whole
-		// costs a comparison.
-		if r, ok := n.replicas(); ok {
-			r.Replan(ctx)
+		// costs a comparison. Apart from placement, which must not wait
+		// for a round stuck on a member that hangs: the next placement is
+		// what takes that member out.
+		if r, ok := n.replicas(); ok && n.replanning.CompareAndSwap(false, true) {
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				defer n.replanning.Store(false)
+				r.Replan(ctx)
+			}()
 		}
 		select {
 		case <-ctx.Done():

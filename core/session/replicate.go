@@ -130,12 +130,17 @@ func (s *Session) snapshotForReplication(deltas bool, now time.Time) replSnap {
 // until every backup has acknowledged — a backup that died is replaced
 // once the farm notices; without, one attempt, and the sweeper retries.
 func (m *Manager) replicate(ctx context.Context, s *Session, wait bool) error {
-	r := m.opts.Replication.Replicas
-	if r == nil {
+	if m.opts.Replication.Replicas == nil {
 		return nil
 	}
 	s.replMu.Lock()
 	defer s.replMu.Unlock()
+	return m.replicateLocked(ctx, s, wait)
+}
+
+// replicateLocked is replicate for a caller that holds s.replMu.
+func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) error {
+	r := m.opts.Replication.Replicas
 	if !s.live() {
 		return nil
 	}
@@ -389,9 +394,17 @@ func (m *Manager) Replan(ctx context.Context) {
 		if !m.needsReplication(s) || !s.lock.TryAcquire(1) {
 			continue
 		}
-		if err := m.replicate(ctx, s, false); err != nil && !errors.Is(err, ErrFenced) {
+		// A session whose request is replicating it is skipped, not
+		// waited for: that request may be waiting for a backup that died,
+		// which only the placement this loop's caller makes next replaces.
+		if !s.replMu.TryLock() {
+			s.lock.Release(1)
+			continue
+		}
+		if err := m.replicateLocked(ctx, s, false); err != nil && !errors.Is(err, ErrFenced) {
 			errs = append(errs, err)
 		}
+		s.replMu.Unlock()
 		s.lock.Release(1)
 	}
 	if len(errs) > 0 {
