@@ -12,7 +12,7 @@ PROTO_PACKAGES := protobuf-compiler
 # The example plugins, each a main package built into bin/plugins/NAME.
 EXAMPLES := $(notdir $(wildcard plugins/examples/*))
 
-.PHONY: all build plugins run test unit e2e lint deps bench fuzz proto clean
+.PHONY: all build plugins run test unit e2e chaos lint deps bench fuzz proto clean
 
 all: build plugins
 
@@ -39,6 +39,12 @@ unit:
 
 e2e:
 	$(GO) test -race -count=1 -timeout 15m -v ./e2e/...
+
+# Longer fault runs than `make test`: the replication kill tests go round
+# the five-node farm CHAOS_ROUNDS times, killing each node with SIGKILL.
+CHAOS_ROUNDS ?= 4
+chaos: deps
+	WADI_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -race -count=1 -timeout 60m -v -run 'TestReplication' ./e2e/...
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

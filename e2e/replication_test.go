@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -439,7 +440,16 @@ func TestReplicationKillEachNode(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := l.run(ctx)
 	var kills []time.Duration
-	for _, victim := range f.members {
+	// make chaos runs more rounds: WADI_CHAOS_ROUNDS times round the farm.
+	rounds := 1
+	if v, err := strconv.Atoi(os.Getenv("WADI_CHAOS_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	var victims []*member
+	for range rounds {
+		victims = append(victims, f.members...)
+	}
+	for _, victim := range victims {
 		time.Sleep(time.Second)
 		l.down(victim)
 		kills = append(kills, time.Since(l.start))
