@@ -89,6 +89,7 @@ func (m *Manager) applyReplica(ctx context.Context, from string, it *ReplicaItem
 			// The directory gave the session to the sender: a copy still
 			// live here is stale (this node was taken for dead).
 			if s := m.get(it.ID); s != nil && s.live() {
+				m.log.Debug("a takeover names another holder for a session live here", "session", logID(it.ID), "from", from, "version", it.Version, "local_version", s.Version())
 				m.fenceLocal(s)
 			}
 		}

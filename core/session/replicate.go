@@ -249,6 +249,16 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 				delete(s.repl.acked, j.to)
 				lastErr = j.err
 				failed++
+			case j.st == ReplicaFenced && m.stillHolder(ctx, snap.id):
+				// The backup keeps a copy for another holder (a late
+				// message from a node that handed the session here, or a
+				// restore that lost to this node), but the directory names
+				// this node: that copy is the stale one. It gets the whole
+				// session as a takeover on the next attempt.
+				s.repl.takeover = true
+				delete(s.repl.acked, j.to)
+				lastErr = fmt.Errorf("%s kept another holder's copy of %s; sending it whole", j.to, logID(snap.id))
+				failed++
 			case j.st == ReplicaFenced:
 				m.fenceLocal(s)
 				return fmt.Errorf("%w: %s refused the change to %s", ErrFenced, j.to, logID(snap.id))
@@ -277,6 +287,17 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 		}
 		pause = min(pause*2, 500*time.Millisecond)
 	}
+}
+
+// stillHolder asks the directory whether this node still holds the
+// session; a claim never takes a session from a live holder, so a node
+// that was taken over hears the other's name.
+func (m *Manager) stillHolder(ctx context.Context, id string) bool {
+	if m.opts.Farm == nil {
+		return false
+	}
+	other, err := m.opts.Farm.Claim(ctx, id)
+	return err == nil && other == ""
 }
 
 func sendOne(ctx context.Context, r Replicas, to string, it ReplicaItem) (ReplicaStatus, error) {
