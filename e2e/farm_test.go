@@ -324,28 +324,7 @@ func TestFarmRollingRestart(t *testing.T) {
 // holder.
 func TestFarmBehindHAProxy(t *testing.T) {
 	f := newE2EFarm(t, 3, "", `router "jvmroute" {}`)
-	lb := freeAddrs(t, 1)[0]
-	var backend strings.Builder
-	for _, m := range f.members {
-		fmt.Fprintf(&backend, "  use-server %s if { req.cook(WADISESSIONID) -m end .%s }\n", m.name, m.name)
-	}
-	for _, m := range f.members {
-		fmt.Fprintf(&backend, "  server %s %s check inter 200ms fall 1 rise 1\n", m.name, m.http)
-	}
-	startHAProxy(t, f.dir, fmt.Sprintf(`
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  retries 3
-  option redispatch
-frontend fe
-  bind %s
-  default_backend be
-backend be
-  balance roundrobin
-%s`, lb, backend.String()), lb)
+	lb := startFarmHAProxy(t, f)
 
 	type browser struct {
 		c     *client

@@ -193,3 +193,34 @@ func incrVia(hc *http.Client, url string) (sessionView, error) {
 	}
 	return v, nil
 }
+
+// startFarmHAProxy puts HAProxy in front of the farm, routing each request
+// on the member name its session cookie ends with (jvmroute), round robin
+// for the rest, and redispatching a request whose member refuses the
+// connection. It returns HAProxy's address.
+func startFarmHAProxy(t *testing.T, f *e2eFarm) string {
+	t.Helper()
+	lb := freeAddrs(t, 1)[0]
+	var backend strings.Builder
+	for _, m := range f.members {
+		fmt.Fprintf(&backend, "  use-server %s if { req.cook(WADISESSIONID) -m end .%s }\n", m.name, m.name)
+	}
+	for _, m := range f.members {
+		fmt.Fprintf(&backend, "  server %s %s check inter 200ms fall 1 rise 1\n", m.name, m.http)
+	}
+	startHAProxy(t, f.dir, fmt.Sprintf(`
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 30s
+  timeout server 30s
+  retries 3
+  option redispatch
+frontend fe
+  bind %s
+  default_backend be
+backend be
+  balance roundrobin
+%s`, lb, backend.String()), lb)
+	return lb
+}

@@ -585,31 +585,15 @@ func TestReplicationAsyncKillLosses(t *testing.T) {
 // sessions, every count intact, on the other nodes.
 func TestReplicationHAProxyKillStickyNode(t *testing.T) {
 	f := newE2EFarm(t, 3, "", `router "jvmroute" {}`+replication(1, "sync"))
-	lb := freeAddrs(t, 1)[0]
-	var backend strings.Builder
-	for _, m := range f.members {
-		fmt.Fprintf(&backend, "  use-server %s if { req.cook(WADISESSIONID) -m end .%s }\n", m.name, m.name)
-	}
-	for _, m := range f.members {
-		fmt.Fprintf(&backend, "  server %s %s check inter 200ms fall 1 rise 1\n", m.name, m.http)
-	}
-	startHAProxy(t, f.dir, fmt.Sprintf(`
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  retries 3
-  option redispatch
-frontend fe
-  bind %s
-  default_backend be
-backend be
-  balance roundrobin
-%s`, lb, backend.String()), lb)
+	killStickyNode(t, f, startFarmHAProxy(t, f))
+}
 
-	// Every browser's session is created on red, through red's port, so
-	// that red is the node they all stick to.
+// killStickyNode creates sessions on the farm's first member, checks that
+// HAProxy at lb sends their requests there, kills that member with
+// SIGKILL, and checks that every client carries on through HAProxy with
+// its own session and count on another member, and sticks there.
+func killStickyNode(t *testing.T, f *e2eFarm, lb string) {
+	t.Helper()
 	red := f.members[0]
 	var browsers []*client
 	counts := map[*client]int{}
@@ -629,23 +613,29 @@ backend be
 	}
 	f.waitBackups(len(browsers), 1)
 	f.stop(red, syscall.SIGKILL)
-	for _, c := range browsers {
+	for i, c := range browsers {
 		before := c.cookie.Value
 		v := c.do(context.Background(), "POST", "http://"+lb+"/api/incr")
 		if v.Count != counts[c]+1 || v.Node == red.name {
-			t.Fatalf("after the kill: %+v, want count %d off %s", v, counts[c]+1, red.name)
+			t.Fatalf("browser %d after the kill: %+v, want count %d off %s", i, v, counts[c]+1, red.name)
 		}
 		if sessionID(c.cookie.Value) != sessionID(before) {
-			t.Fatalf("the client was given session %q in place of %q", c.cookie.Value, before)
+			t.Fatalf("browser %d was given session %q in place of %q", i, c.cookie.Value, before)
 		}
 		if !strings.HasSuffix(c.cookie.Value, "."+v.Node) {
-			t.Fatalf("token %q does not route to its new holder %s", c.cookie.Value, v.Node)
+			t.Fatalf("browser %d: token %q does not route to its new holder %s", i, c.cookie.Value, v.Node)
+		}
+		for range 2 {
+			w := c.do(context.Background(), "POST", "http://"+lb+"/api/incr")
+			if w.Node != v.Node || w.Count != v.Count+1 {
+				t.Fatalf("browser %d, next request: %+v, want count %d on %s", i, w, v.Count+1, v.Node)
+			}
+			v = w
 		}
 		counts[c] = v.Count
-		// And it sticks there.
-		if w := c.do(context.Background(), "POST", "http://"+lb+"/api/incr"); w.Node != v.Node || w.Count != v.Count+1 {
-			t.Fatalf("next request: %+v, want count %d on %s", w, v.Count+1, v.Node)
-		}
+	}
+	if _, total := f.sessions(); total != len(browsers) {
+		t.Fatalf("the two members left hold %d sessions, want %d", total, len(browsers))
 	}
 	f.waitBackups(len(browsers), 1)
 }

@@ -99,37 +99,6 @@ router "jvmroute" {}
 	return f
 }
 
-// startFarmHAProxy puts HAProxy in front of the farm, routing each request
-// on the member name its session cookie ends with (jvmroute), round robin
-// for the rest, and redispatching a request whose member refuses the
-// connection. It returns HAProxy's address.
-func startFarmHAProxy(t *testing.T, f *e2eFarm) string {
-	t.Helper()
-	lb := freeAddrs(t, 1)[0]
-	var backend strings.Builder
-	for _, m := range f.members {
-		fmt.Fprintf(&backend, "  use-server %s if { req.cook(WADISESSIONID) -m end .%s }\n", m.name, m.name)
-	}
-	for _, m := range f.members {
-		fmt.Fprintf(&backend, "  server %s %s check inter 200ms fall 1 rise 1\n", m.name, m.http)
-	}
-	startHAProxy(t, f.dir, fmt.Sprintf(`
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 30s
-  timeout server 30s
-  retries 3
-  option redispatch
-frontend fe
-  bind %s
-  default_backend be
-backend be
-  balance roundrobin
-%s`, lb, backend.String()), lb)
-	return lb
-}
-
 // upstreamIncr sends one POST /api/incr with the cookie (if any) and
 // returns the answer and the session cookie the node set, if it set one.
 func upstreamIncr(ctx context.Context, hc *http.Client, addr string, cookie *http.Cookie) (sessionView, *http.Cookie, error) {
@@ -315,49 +284,5 @@ func TestUpstreamFarmRollingRestart(t *testing.T) {
 // the other members, and stick to their new holders.
 func TestUpstreamFarmKillStickyNode(t *testing.T) {
 	f := newUpstreamFarm(t, 3)
-	lb := startFarmHAProxy(t, f)
-	red := f.members[0]
-	var browsers []*client
-	counts := map[*client]int{}
-	for range 8 {
-		c := newClient(t)
-		v := c.do(context.Background(), "POST", "http://"+red.http+"/api/incr")
-		if v.Node != red.name {
-			t.Fatalf("created on %s, want %s", v.Node, red.name)
-		}
-		for range 2 {
-			if v = c.do(context.Background(), "POST", "http://"+lb+"/api/incr"); v.Node != red.name {
-				t.Fatalf("served by %s through HAProxy, want %s (token %q)", v.Node, red.name, c.cookie.Value)
-			}
-		}
-		counts[c] = v.Count
-		browsers = append(browsers, c)
-	}
-	f.waitBackups(len(browsers), 1)
-	f.stop(red, syscall.SIGKILL)
-	for i, c := range browsers {
-		before := c.cookie.Value
-		v := c.do(context.Background(), "POST", "http://"+lb+"/api/incr")
-		if v.Count != counts[c]+1 || v.Node == red.name {
-			t.Fatalf("browser %d after the kill: %+v, want count %d off %s", i, v, counts[c]+1, red.name)
-		}
-		if sessionID(c.cookie.Value) != sessionID(before) {
-			t.Fatalf("browser %d was given session %q in place of %q", i, c.cookie.Value, before)
-		}
-		if !strings.HasSuffix(c.cookie.Value, "."+v.Node) {
-			t.Fatalf("browser %d: token %q does not route to its new holder %s", i, c.cookie.Value, v.Node)
-		}
-		for range 2 {
-			w := c.do(context.Background(), "POST", "http://"+lb+"/api/incr")
-			if w.Node != v.Node || w.Count != v.Count+1 {
-				t.Fatalf("browser %d, next request: %+v, want count %d on %s", i, w, v.Count+1, v.Node)
-			}
-			v = w
-		}
-		counts[c] = v.Count
-	}
-	if _, total := f.sessions(); total != len(browsers) {
-		t.Fatalf("the two members left hold %d sessions, want %d", total, len(browsers))
-	}
-	f.waitBackups(len(browsers), 1)
+	killStickyNode(t, f, startFarmHAProxy(t, f))
 }
