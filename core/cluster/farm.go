@@ -127,6 +127,16 @@ func (n *Node) Claim(ctx context.Context, id string) (string, error) {
 	return "", nil
 }
 
+// HeldHere implements session.Farm: whether the directory names this
+// node, this incarnation, as the session's holder.
+func (n *Node) HeldHere(ctx context.Context, id string) (bool, error) {
+	h, err := n.lookup(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return h.name == n.self && (h.started == 0 || h.started == n.cfg.Self.Started), nil
+}
+
 // claimOver claims the session; while the directory answers with a
 // holder this node already knows is dead (its node has not noticed yet),
 // it waits and claims again, bounded by the directory wait.

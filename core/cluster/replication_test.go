@@ -186,10 +186,10 @@ func TestBackupsFollowSessions(t *testing.T) {
 				t.Fatalf("request %d on %s: count %d, want %d", i+2, fn.name, got, i+2)
 			}
 		}
-		s, bk := f.counts()
-		if s != 10 || bk != 10 {
-			t.Fatalf("after requests on %s: %d sessions, %d backups; want 10 and 10", fn.name, s, bk)
-		}
+		// The old holder's copy is dropped by a message that can still be
+		// in flight when the response is out: exact counts within a
+		// bound, not at once.
+		f.waitCounts(t, 10, 10, 5*time.Second)
 		if fn.mgr.BackupCount() != 0 {
 			t.Fatalf("%s holds the sessions and keeps %d backups of them", fn.name, fn.mgr.BackupCount())
 		}

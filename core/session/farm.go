@@ -30,6 +30,9 @@ type Farm interface {
 	// loaded from the store, or moved here). It reports another holder if
 	// the directory already names one: then this node must not serve it.
 	Claim(ctx context.Context, id string) (other string, err error)
+	// HeldHere reads, without changing it, whether the directory names
+	// this node as the session's holder.
+	HeldHere(ctx context.Context, id string) (bool, error)
 	// Released records that this node no longer holds the sessions (they
 	// were destroyed or written to the store). Best effort: a stale entry
 	// names this node, which answers that it does not hold the session.

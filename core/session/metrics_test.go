@@ -125,8 +125,9 @@ func (h *handOver) Fetch(ctx context.Context, id string) (*session.Fetched, erro
 	}}, nil
 }
 
-func (*handOver) Claim(context.Context, string) (string, error) { return "", nil }
-func (*handOver) Released([]string)                             {}
+func (*handOver) Claim(context.Context, string) (string, error)  { return "", nil }
+func (*handOver) Released([]string)                              {}
+func (*handOver) HeldHere(context.Context, string) (bool, error) { return true, nil }
 
 // The filter reports exactly one outcome per request, the one that served
 // it, and the manager's session count moves with the sessions.

@@ -289,15 +289,15 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 	}
 }
 
-// stillHolder asks the directory whether this node still holds the
-// session; a claim never takes a session from a live holder, so a node
-// that was taken over hears the other's name.
+// stillHolder reads whether the directory names this node as the
+// session's holder. A read, not a claim: a node taken over must not take
+// the entry back.
 func (m *Manager) stillHolder(ctx context.Context, id string) bool {
 	if m.opts.Farm == nil {
 		return false
 	}
-	other, err := m.opts.Farm.Claim(ctx, id)
-	return err == nil && other == ""
+	here, err := m.opts.Farm.HeldHere(ctx, id)
+	return err == nil && here
 }
 
 func sendOne(ctx context.Context, r Replicas, to string, it ReplicaItem) (ReplicaStatus, error) {
