@@ -159,15 +159,10 @@ func (s *server) settle(id, to string, commit bool, why string) bool {
 	n.handMu.Unlock()
 	if commit {
 		h.commit()
-		if r, ok := n.replicas(); ok && n.Replicating() {
-			var started int64
-			if m, ok := n.ms.Member(to); ok {
-				started = m.Started
-			}
-			if err := r.KeepMoved(context.Background(), h.data, incarnation(to, started)); err != nil {
-				n.log.Warn("no copy kept of a session handed over", "session", logID(id), "to", to, "error", err)
-			}
-		}
+		// Keeping the handed-over record here as the receiver's backup
+		// (Manager.KeepMoved) closes the window in which the receiver's
+		// death loses the session, but left orphaned backups in the
+		// counts under load; it is off until that is understood.
 		n.handedOver.Add(1)
 		n.log.Debug("session handed over", "session", logID(id), "to", to)
 	} else {
