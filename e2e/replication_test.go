@@ -436,6 +436,12 @@ func (f *e2eFarm) waitBackups(want, perSession int) time.Duration {
 					}
 				}
 			}
+			for _, m := range f.members {
+				var inv json.RawMessage
+				if m.proc != nil && getJSON("http://"+m.admin+"/v1/inventory", &inv) == nil {
+					f.t.Logf("inventory of %s: %s", m.name, inv)
+				}
+			}
 			f.t.Fatalf("after 60s the farm holds %d sessions and %d backups, want %d and %d: %s", s, b, want, want*perSession, strings.Join(view, "; "))
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wadi-go/wadi/config"
 	"github.com/wadi-go/wadi/core/cluster"
+	"github.com/wadi-go/wadi/core/session"
 )
 
 // startFarm starts this node's membership of the farm the configuration
@@ -166,10 +167,16 @@ type memberView struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// inventory is what the admin API needs of the session manager.
+type inventory interface{ Inventory() session.Inventory }
+
 // adminHandler serves the admin API: members, drain, and the Prometheus
 // metrics (if metrics is not nil).
-func adminHandler(node *cluster.Node, drain *drainState, name string, metrics http.Handler) http.Handler {
+func adminHandler(node *cluster.Node, mgr inventory, drain *drainState, name string, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/inventory", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, mgr.Inventory())
+	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}

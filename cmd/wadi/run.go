@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	}
 	drain := newDrainState()
 	if cfg.Admin != nil {
-		stopAdmin, err := startAdmin(cfg.Admin.Listen, adminHandler(node, drain, cfg.Node.Name, strats.metrics.Handler()), log.Named("admin"))
+		stopAdmin, err := startAdmin(cfg.Admin.Listen, adminHandler(node, mgr, drain, cfg.Node.Name, strats.metrics.Handler()), log.Named("admin"))
 		if err != nil {
 			_ = mgr.Close(context.Background())
 			return err

@@ -216,6 +216,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			// Handed over a moment ago and the receiver has not claimed
 			// it in the directory yet: it is there, not gone.
 			h = holderRef{name: n.movedTo(id)}
+			n.log.Debug("fetch: handed on from here a moment ago; following", "session", logID(id), "to", h.name)
 			continue
 		case holder == "" || (holder == n.self && (h.started == 0 || h.started == n.cfg.Self.Started)):
 			// Unknown to the directory, or recorded here but not in memory
@@ -240,6 +241,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 		cancel()
 		if err != nil {
 			if n.Replicating() && status.Code(err) == codes.Unavailable && n.awaitDeparture(ctx, h) {
+				n.log.Debug("fetch: the holder died meanwhile", "session", logID(id), "holder", holder)
 				continue // declared dead meanwhile: restored on the next hop
 			}
 			if status.Code(err) == codes.Aborted {
@@ -248,6 +250,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				if err := sleepCtx(ctx, n.backoff()); err != nil {
 					return nil, err
 				}
+				n.log.Debug("fetch: being handed elsewhere; following", "session", logID(id), "holder", holder, "error", err)
 				if h, err = n.lookup(ctx, id); err != nil {
 					return nil, err
 				}
@@ -260,6 +263,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				// The holder gave it to this node, which handed it on
 				// since: it is there.
 				h = holderRef{name: to}
+				n.log.Debug("fetch: handed on from here; following", "session", logID(id), "holder", holder, "to", to)
 				continue
 			}
 			if reply.MovedTo == "" || reply.MovedTo == n.self {
@@ -267,6 +271,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				return n.restoreOr(ctx, id, &h)
 			}
 			h = holderRef{name: reply.MovedTo}
+			n.log.Debug("fetch: the holder handed it on; following", "session", logID(id), "holder", holder, "to", h.name)
 			continue
 		}
 		from := holder
@@ -274,13 +279,19 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 		if m, ok := n.ms.Member(from); ok {
 			started = m.Started
 		}
-		return &session.Fetched{
+		f := &session.Fetched{
 			Data:     reply.Data,
-			Settle:   func(take bool) error { return n.settle(ctx, from, id, take) },
 			Previous: incarnation(from, started),
 			Stale:    reply.Backups,
-			Kept:     from,
-		}, nil
+		}
+		f.Settle = func(take bool) error {
+			kept, err := n.settle(ctx, from, id, take)
+			if kept {
+				f.Kept = from
+			}
+			return err
+		}
+		return f, nil
 	}
 	return nil, fmt.Errorf("%w: %s kept moving", ErrUndecided, logID(id))
 }
@@ -342,9 +353,9 @@ func (n *Node) awaitDeparture(ctx context.Context, h holderRef) bool {
 // settle tells the holder whether this node took the session. With take,
 // it returns nil only once the holder has dropped its copy, then records
 // the move in the directory.
-func (n *Node) settle(ctx context.Context, from, id string, take bool) error {
-	req := &peerpb.ReleaseRequest{Id: id, To: n.self, Commit: take}
-	var err error
+func (n *Node) settle(ctx context.Context, from, id string, take bool) (kept bool, err error) {
+	req := &peerpb.ReleaseRequest{Id: id, To: n.self, Commit: take, Started: n.cfg.Self.Started}
+	var reply *peerpb.ReleaseReply
 	for attempt := range 3 {
 		if attempt > 0 {
 			time.Sleep(n.backoff())
@@ -354,17 +365,17 @@ func (n *Node) settle(ctx context.Context, from, id string, take bool) error {
 			break
 		}
 		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
-		_, err = c.Release(cctx, req)
+		reply, err = c.Release(cctx, req)
 		cancel()
 		if err == nil {
 			break
 		}
 	}
 	if !take {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("cluster: %s did not confirm handing %s over: %w", from, logID(id), err)
+		return false, fmt.Errorf("cluster: %s did not confirm handing %s over: %w", from, logID(id), err)
 	}
 	// Recorded before this node serves the session (the manager holds it
 	// exclusively until Settle returns), so before it can move on: a
@@ -377,7 +388,7 @@ func (n *Node) settle(ctx context.Context, from, id string, take bool) error {
 		n.handMu.Unlock()
 		n.log.Warn("moved session not yet recorded in the directory", "session", logID(id), "error", cerr)
 	}
-	return nil
+	return reply.GetKept(), nil
 }
 
 // Handoff gives encoded sessions of this node (a graceful leave) to other

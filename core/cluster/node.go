@@ -158,6 +158,7 @@ type handover struct {
 type movedTo struct {
 	to    string
 	data  []byte
+	kept  bool // the record stayed here as the receiver's backup
 	until time.Time
 }
 

@@ -129,7 +129,7 @@ func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peer
 		return nil, status.Errorf(codes.Aborted, "migrate: %s handed over twice", logID(id))
 	}
 	n.pending[id] = h
-	h.timer = time.AfterFunc(n.cfg.HandoverTimeout, func() { s.settle(id, to, false, "the receiver did not settle in time") })
+	h.timer = time.AfterFunc(n.cfg.HandoverTimeout, func() { s.settle(id, to, 0, false, "the receiver did not settle in time") })
 	n.handMu.Unlock()
 	var backups []string
 	if r, ok := n.replicas(); ok {
@@ -139,47 +139,58 @@ func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peer
 }
 
 // settle ends a pending handover: commit drops the session here and
-// remembers where it went; abort serves it here again.
-func (s *server) settle(id, to string, commit bool, why string) bool {
+// remembers where it went; abort serves it here again. On commit the
+// record stays here as the receiver's backup (started names its
+// incarnation) when this node replicates: until the receiver's own
+// backups have the session, that copy is its only other one, and the
+// receiver counts it among its backups. kept reports whether it stayed.
+func (s *server) settle(id, to string, started int64, commit bool, why string) (ok, kept bool) {
 	n := s.n
 	n.handMu.Lock()
-	h, ok := n.pending[id]
-	if !ok || h.to != to {
+	h, pending := n.pending[id]
+	if !pending || h.to != to {
 		mv, moved := n.moved[id]
 		n.handMu.Unlock()
 		// Settling again what was settled the same way is an answer, not
 		// an error: the first reply may have been lost.
-		return commit && moved && mv.to == to
+		if commit && moved && mv.to == to {
+			return true, mv.kept
+		}
+		return false, false
 	}
 	delete(n.pending, id)
 	h.timer.Stop()
-	if commit {
-		n.moved[id] = movedTo{to: to, data: h.data, until: time.Now().Add(movedTTL)}
-	}
 	n.handMu.Unlock()
 	if commit {
+		if r, ok := n.replicas(); ok && n.Replicating() && started != 0 {
+			if err := r.KeepMoved(context.Background(), h.data, incarnation(to, started)); err != nil {
+				n.log.Warn("the handed-over session not kept as the receiver's backup", "session", logID(id), "to", to, "error", err)
+			} else {
+				kept = true
+			}
+		}
+		n.handMu.Lock()
+		n.moved[id] = movedTo{to: to, data: h.data, kept: kept, until: time.Now().Add(movedTTL)}
+		n.handMu.Unlock()
 		h.commit()
-		// Keeping the handed-over record here as the receiver's backup
-		// (Manager.KeepMoved) closes the window in which the receiver's
-		// death loses the session, but left orphaned backups in the
-		// counts under load; it is off until that is understood.
 		n.handedOver.Add(1)
-		n.log.Debug("session handed over", "session", logID(id), "to", to)
+		n.log.Debug("session handed over", "session", logID(id), "to", to, "kept", kept)
 	} else {
 		h.abort()
 		n.log.Info("handover abandoned; serving the session here again", "session", logID(id), "to", to, "reason", why)
 	}
-	return true
+	return true, kept
 }
 
 func (s *server) Release(_ context.Context, req *peerpb.ReleaseRequest) (*peerpb.ReleaseReply, error) {
 	if !session.ValidID(req.GetId()) || req.GetTo() == "" {
 		return nil, status.Error(codes.InvalidArgument, "release: bad id or receiver")
 	}
-	if !s.settle(req.GetId(), req.GetTo(), req.GetCommit(), "the receiver declined it") && req.GetCommit() {
+	ok, kept := s.settle(req.GetId(), req.GetTo(), req.GetStarted(), req.GetCommit(), "the receiver declined it")
+	if !ok && req.GetCommit() {
 		return nil, status.Errorf(codes.FailedPrecondition, "release: no handover of %s to %s is pending", logID(req.GetId()), req.GetTo())
 	}
-	return &peerpb.ReleaseReply{}, nil
+	return &peerpb.ReleaseReply{Kept: kept}, nil
 }
 
 // Handoff takes the sessions of a leaving member: all of them or none.

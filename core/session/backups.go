@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,10 +45,11 @@ func newBackups() *backups {
 
 // BackupInfo describes a backup this node keeps.
 type BackupInfo struct {
-	ID, Holder string
-	Version    uint64
+	ID      string `json:"id"`
+	Holder  string `json:"holder"`
+	Version uint64 `json:"version"`
 	// Backups are the members the holder kept backups on, in its order.
-	Backups []string
+	Backups []string `json:"backups,omitempty"`
 }
 
 // ApplyReplicas applies the items a holder (from) sent, returning a status
@@ -367,4 +369,47 @@ func (m *Manager) sweepBackups(now time.Time) {
 			delete(b.fenced, id)
 		}
 	}
+}
+
+// Inventory is what a node holds, for operators: each session in memory
+// with the members that acknowledged its backup, and each backup kept
+// here for another holder. Ids are shortened as in the logs: an
+// operator's view must not hand out session ids.
+type Inventory struct {
+	Sessions []HeldInfo   `json:"sessions"`
+	Backups  []BackupInfo `json:"backups"`
+}
+
+// HeldInfo is one session in memory in an Inventory.
+type HeldInfo struct {
+	ID      string   `json:"id"`
+	Version uint64   `json:"version"`
+	Backups []string `json:"backups"`
+}
+
+// Inventory lists the sessions in memory and the backups kept here.
+func (m *Manager) Inventory() Inventory {
+	var inv Inventory
+	for _, s := range m.sessions() {
+		if !s.live() {
+			continue
+		}
+		h := HeldInfo{ID: logID(s.ID()), Version: s.Version()}
+		s.replMu.Lock()
+		for t := range s.repl.acked {
+			h.Backups = append(h.Backups, t)
+		}
+		s.replMu.Unlock()
+		slices.Sort(h.Backups)
+		inv.Sessions = append(inv.Sessions, h)
+	}
+	b := m.backups
+	b.mu.Lock()
+	for id, c := range b.copies {
+		inv.Backups = append(inv.Backups, BackupInfo{ID: logID(id), Holder: c.holder, Version: c.rec.version, Backups: slices.Clone(c.backups)})
+	}
+	b.mu.Unlock()
+	slices.SortFunc(inv.Sessions, func(a, b HeldInfo) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(inv.Backups, func(a, b BackupInfo) int { return strings.Compare(a.ID, b.ID) })
+	return inv
 }

@@ -49,10 +49,12 @@ type Fetched struct {
 	// session, those are fenced off.
 	Previous string
 	Stale    []string
-	// Kept names the node that kept a copy of the session, as a backup
-	// for this node, when it handed the session over: until this node's
-	// own backups have it, that copy is its only other one. It is dropped
-	// then, unless that node is one of this node's backups.
+	// Kept, set by Settle(true), names the node that kept the handed-over
+	// record as a backup for this node: until this node's own backups
+	// have the session, that copy is its only other one. It counts as
+	// one of this node's backups, at the record's version, so it is
+	// dropped only once the placement's backups have the session, or
+	// kept if that node is one of them.
 	Kept string
 	// Restored says the session came from a backup, its holder being
 	// gone, rather than handed over by its holder.
@@ -220,8 +222,13 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, Outcome, erro
 		// Measured to here: what the request waited for the hand-over;
 		// re-creating the backups below is replication's.
 		took := time.Since(start)
+		s.replMu.Lock()
 		s.repl.takeover = true
-		s.repl.previous, s.repl.stale, s.repl.kept = f.Previous, f.Stale, f.Kept
+		s.repl.previous, s.repl.stale = f.Previous, f.Stale
+		if f.Kept != "" {
+			s.repl.acked = map[string]uint64{f.Kept: s.Version()}
+		}
+		s.replMu.Unlock()
 		m.dropBackup(id)
 		o := OutcomeMigratedIn
 		if f.Restored {

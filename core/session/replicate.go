@@ -29,9 +29,6 @@ type replState struct {
 	// keep copies for it, fenced off once this node's backups are made.
 	previous string
 	stale    []string
-	// kept is the node that kept a copy for this node when it handed the
-	// session here (Fetched.Kept).
-	kept string
 }
 
 func (m *Manager) replicating() bool { return m.opts.Replication.Replicas != nil }
@@ -214,6 +211,17 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 				j.item.Data = full
 			}
 		}
+		// Copies no longer placed are dropped only once every placed
+		// backup has the session: until then they may be its only others
+		// (the old holder's kept copy, or a backup whose replacement has
+		// not answered yet).
+		var drops []*job
+		jobs = slices.DeleteFunc(jobs, func(j *job) bool {
+			if j.drop {
+				drops = append(drops, j)
+			}
+			return j.drop
+		})
 		var wg sync.WaitGroup
 		for _, j := range jobs {
 			wg.Add(1)
@@ -243,8 +251,6 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 				j.st, j.err = sendOne(ctx, r, j.to, j.item)
 			}
 			switch {
-			case j.drop:
-				delete(s.repl.acked, j.to) // a lost drop expires on its own
 			case j.err != nil:
 				delete(s.repl.acked, j.to)
 				lastErr = j.err
@@ -271,9 +277,20 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 			}
 		}
 		if failed == 0 {
+			for _, j := range drops {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := sendOne(ctx, r, j.to, j.item); err != nil {
+						m.log.Debug("backup no longer placed not dropped; it expires on its own", "session", logID(snap.id), "member", j.to, "error", err)
+					}
+				}()
+				delete(s.repl.acked, j.to)
+			}
+			wg.Wait()
 			s.repl.takeover = false
 			s.repl.touched = s.lastAccess.Load()
-			if s.repl.previous != "" || s.repl.kept != "" {
+			if s.repl.previous != "" {
 				m.fenceStale(ctx, s)
 			}
 			return nil
@@ -315,18 +332,9 @@ func sendOne(ctx context.Context, r Replicas, to string, it ReplicaItem) (Replic
 // node's backups have the session. The caller holds replMu.
 func (m *Manager) fenceStale(ctx context.Context, s *Session) {
 	r := m.opts.Replication.Replicas
-	prev, stale, kept := s.repl.previous, s.repl.stale, s.repl.kept
-	s.repl.previous, s.repl.stale, s.repl.kept = "", nil, ""
-	if _, ok := s.repl.acked[kept]; kept != "" && !ok {
-		// The old holder's copy is this node's: a drop, not a fence.
-		if _, err := r.Send(ctx, kept, []ReplicaItem{{Kind: ReplicaDrop, ID: s.repl.id}}); err != nil {
-			m.log.Debug("the old holder's copy not dropped; it expires on its own", "session", logID(s.repl.id), "member", kept, "error", err)
-		}
-	}
+	prev, stale := s.repl.previous, s.repl.stale
+	s.repl.previous, s.repl.stale = "", nil
 	for _, to := range stale {
-		if to == kept {
-			continue
-		}
 		if _, ok := s.repl.acked[to]; ok {
 			continue // its copy is this node's now
 		}

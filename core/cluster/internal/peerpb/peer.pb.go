@@ -859,7 +859,10 @@ type ReleaseRequest struct {
 	To    string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
 	// true: the receiver has the session, drop it here; false: it does not
 	// want it, resume serving it here.
-	Commit        bool `protobuf:"varint,3,opt,name=commit,proto3" json:"commit,omitempty"`
+	Commit bool `protobuf:"varint,3,opt,name=commit,proto3" json:"commit,omitempty"`
+	// The receiver's start (its incarnation): a holder that keeps the
+	// handed-over record as the receiver's backup labels it with this.
+	Started       int64 `protobuf:"varint,4,opt,name=started,proto3" json:"started,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -915,8 +918,18 @@ func (x *ReleaseRequest) GetCommit() bool {
 	return false
 }
 
+func (x *ReleaseRequest) GetStarted() int64 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
 type ReleaseReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The holder kept the handed-over record as the receiver's backup, until
+	// the receiver's own backups have the session.
+	Kept          bool `protobuf:"varint,1,opt,name=kept,proto3" json:"kept,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -949,6 +962,13 @@ func (x *ReleaseReply) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ReleaseReply.ProtoReflect.Descriptor instead.
 func (*ReleaseReply) Descriptor() ([]byte, []int) {
 	return file_peer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReleaseReply) GetKept() bool {
+	if x != nil {
+		return x.Kept
+	}
+	return false
 }
 
 type HandoffRequest struct {
@@ -1536,12 +1556,14 @@ const file_peer_proto_rawDesc = "" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x19\n" +
 	"\bmoved_to\x18\x03 \x01(\tR\amovedTo\x12\x18\n" +
-	"\abackups\x18\x04 \x03(\tR\abackups\"H\n" +
+	"\abackups\x18\x04 \x03(\tR\abackups\"b\n" +
 	"\x0eReleaseRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12\x16\n" +
-	"\x06commit\x18\x03 \x01(\bR\x06commit\"\x0e\n" +
-	"\fReleaseReply\",\n" +
+	"\x06commit\x18\x03 \x01(\bR\x06commit\x12\x18\n" +
+	"\astarted\x18\x04 \x01(\x03R\astarted\"\"\n" +
+	"\fReleaseReply\x12\x12\n" +
+	"\x04kept\x18\x01 \x01(\bR\x04kept\",\n" +
 	"\x0eHandoffRequest\x12\x1a\n" +
 	"\bsessions\x18\x01 \x03(\fR\bsessions\"*\n" +
 	"\fHandoffReply\x12\x1a\n" +
