@@ -209,7 +209,10 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 	if err != nil {
 		return nil, err
 	}
-	for range maxHops {
+	// Waiting for a handover in flight to land is not a hop: under
+	// contention a session can be in flight at every look.
+	waitUntil := time.Now().Add(n.cfg.CallTimeout + n.cfg.HandoverTimeout)
+	for hops := 0; hops < maxHops; hops++ {
 		holder := h.name
 		switch {
 		case holder == n.self && n.movedTo(id) != "":
@@ -254,11 +257,21 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				if h, err = n.lookup(ctx, id); err != nil {
 					return nil, err
 				}
+				if time.Now().Before(waitUntil) {
+					hops--
+				}
 				continue
 			}
 			return nil, fmt.Errorf("%w: %s did not hand %s over: %w", ErrUndecided, holder, logID(id), err)
 		}
 		if !reply.Found {
+			// The holder's word on where the session went is fresher than
+			// this node's own record, which may be from an earlier visit.
+			if reply.MovedTo != "" && reply.MovedTo != n.self {
+				h = holderRef{name: reply.MovedTo}
+				n.log.Debug("fetch: the holder handed it on; following", "session", logID(id), "holder", holder, "to", h.name)
+				continue
+			}
 			if to := n.movedTo(id); to != "" && to != holder {
 				// The holder gave it to this node, which handed it on
 				// since: it is there.
@@ -266,13 +279,8 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				n.log.Debug("fetch: handed on from here; following", "session", logID(id), "holder", holder, "to", to)
 				continue
 			}
-			if reply.MovedTo == "" || reply.MovedTo == n.self {
-				n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
-				return n.restoreOr(ctx, id, &h)
-			}
-			h = holderRef{name: reply.MovedTo}
-			n.log.Debug("fetch: the holder handed it on; following", "session", logID(id), "holder", holder, "to", h.name)
-			continue
+			n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
+			return n.restoreOr(ctx, id, &h)
 		}
 		from := holder
 		var started int64

@@ -299,6 +299,7 @@ func (n *Node) coordinate(ctx context.Context) {
 	for {
 		changed := n.ms.Changed()
 		n.dropDepartedConns()
+		n.abandonHandovers()
 		n.coordinateOnce(ctx)
 		select {
 		case <-ctx.Done():

@@ -41,6 +41,7 @@ func (f *farm) waitCounts(t *testing.T, want, wantBackups int, limit time.Durati
 			var per []string
 			for _, fn := range f.live() {
 				per = append(per, fmt.Sprintf("%s %d/%d", fn.name, fn.mgr.Len(), fn.mgr.BackupCount()))
+				t.Logf("inventory of %s: %+v", fn.name, fn.mgr.Inventory())
 			}
 			t.Fatalf("after %v: %d sessions and %d backups in the farm, want %d and %d (%v)", limit, s, b, want, wantBackups, per)
 		}

@@ -182,6 +182,26 @@ func (s *server) settle(id, to string, started int64, commit bool, why string) (
 	return true, kept
 }
 
+// abandonHandovers serves again, at once, the sessions being handed to a
+// member that has left: waiting out the handover timeout would keep them
+// from their requests, and from having their backups re-created, for
+// nothing. The receiver cannot have served them: it does only after this
+// node commits.
+func (n *Node) abandonHandovers() {
+	n.handMu.Lock()
+	var gone []struct{ id, to string }
+	for id, h := range n.pending {
+		if !n.alive(h.to) {
+			gone = append(gone, struct{ id, to string }{id, h.to})
+		}
+	}
+	n.handMu.Unlock()
+	s := &server{n: n}
+	for _, g := range gone {
+		s.settle(g.id, g.to, 0, false, "the receiver left the farm")
+	}
+}
+
 func (s *server) Release(_ context.Context, req *peerpb.ReleaseRequest) (*peerpb.ReleaseReply, error) {
 	if !session.ValidID(req.GetId()) || req.GetTo() == "" {
 		return nil, status.Error(codes.InvalidArgument, "release: bad id or receiver")
