@@ -314,3 +314,63 @@ func TestListenUnix(t *testing.T) {
 		t.Fatal("the regular file was touched")
 	}
 }
+
+// TestUpstreamBreaksOff: the application changes the session through the
+// API, then its response breaks off halfway; ReverseProxy panics with
+// http.ErrAbortHandler. The client's connection is cut, and yet the
+// change reached the backups, the request left the registry and the
+// session is not left locked — whether the filter kept all of the
+// response back (the abort is the only commit) or had replicated and
+// released part of it (more than it keeps back).
+func TestUpstreamBreaksOff(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		size int // the body the application announces; it sends half
+	}{
+		{"kept back", 1 << 10},
+		{"partly released", 1 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{exclusive: true})
+			cookie, id := r.newSession()
+			r.setApp(func(w http.ResponseWriter, req *http.Request) {
+				if a := r.call("PUT", "/v1/sessions/current/attributes/count", req.Header.Get(RequestHeader), `"2"`, nil); a.Status != http.StatusOK {
+					t.Errorf("put: %d %s", a.Status, a.Raw)
+				}
+				w.Header().Set("Content-Length", fmt.Sprint(tt.size))
+				_, _ = w.Write([]byte(strings.Repeat("x", tt.size/2)))
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler) // the application's connection is cut
+			})
+			// POST: a GET cut off before its response would be retried.
+			req, _ := http.NewRequest("POST", r.front.URL+"/", nil)
+			req.AddCookie(cookie)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				var n int64
+				n, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					t.Fatalf("the client got a whole response: %s, %d bytes", resp.Status, n)
+				}
+			}
+			if n := r.reg.Len(); n != 0 {
+				t.Errorf("%d requests left in the registry", n)
+			}
+			// Read before snapshot, whose release replicates too.
+			var backed uint64
+			for _, it := range r.repl.sent() {
+				if it.ID == id {
+					backed = max(backed, it.Version)
+				}
+			}
+			v, attrs := r.snapshot(id) // fails if the session stayed locked
+			if string(attrs["count"]) != "2" || v != 2 {
+				t.Fatalf("the session's attributes at version %d: %q; want count 2 at version 2", v, attrs)
+			}
+			if backed != v {
+				t.Errorf("the backups have version %d of the session, memory %d", backed, v)
+			}
+		})
+	}
+}

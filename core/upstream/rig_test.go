@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -73,6 +74,9 @@ type rigOptions struct {
 	cookieName  string // the session cookie's name; "" the default
 	// noReplication runs without the fake backups (benchmarks).
 	noReplication bool
+	// exclusive runs the manager in exclusive mode with a short lock
+	// timeout, so that a session left locked makes snapshot fail.
+	exclusive bool
 }
 
 // rig is a node in upstream mode in one process: the filter and the proxy
@@ -107,6 +111,10 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	}
 	if o.cookieName != "" {
 		opts.Cookie.Name = o.cookieName
+	}
+	if o.exclusive {
+		opts.Exclusive = true
+		opts.LockTimeout = time.Second
 	}
 	if o.maxAttr > 0 {
 		opts.MaxAttributeSize = o.maxAttr
