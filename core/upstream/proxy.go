@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,12 @@ type ProxyOptions struct {
 	// sets that cookie, so the application's Set-Cookie headers for it are
 	// dropped; one would let the application fix a client's session.
 	CookieName string
+	// ProtectedCookies name the other cookies the node alone sets, such
+	// as the route cookie of the "cookie" router
+	// (session.Options.Routing.Format.RouteCookie). The application's
+	// Set-Cookie headers for them are dropped too: a forged route would
+	// send the client's next requests to another node.
+	ProtectedCookies []string
 	// Logger receives the proxy's logs; nil discards them.
 	Logger hclog.Logger
 	// Transport reaches the upstream; nil means one tuned for a single
@@ -37,10 +45,12 @@ type ProxyOptions struct {
 // Proxy is the http.Handler of upstream mode. It must run behind the
 // session middleware.
 type Proxy struct {
-	reg    *Registry
-	log    hclog.Logger
-	cookie string
-	rp     *httputil.ReverseProxy
+	reg *Registry
+	log hclog.Logger
+	// cookies are the cookies the node alone sets: the session cookie
+	// first, then the protected ones.
+	cookies []string
+	rp      *httputil.ReverseProxy
 }
 
 type heldKey struct{}
@@ -58,7 +68,12 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		// cookie open to the application.
 		return nil, errors.New("upstream: the session cookie's name is required")
 	}
-	p := &Proxy{reg: o.Registry, log: o.Logger, cookie: o.CookieName}
+	p := &Proxy{reg: o.Registry, log: o.Logger, cookies: []string{o.CookieName}}
+	for _, c := range o.ProtectedCookies {
+		if c != "" && !slices.Contains(p.cookies, c) {
+			p.cookies = append(p.cookies, c)
+		}
+	}
 	if p.log == nil {
 		p.log = hclog.NewNullLogger()
 	}
@@ -129,6 +144,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	// absolute links), as it would without the node in front.
 	pr.Out.Host = pr.In.Host
 	stripOwn(pr.Out.Header)
+	// ReverseProxy passes on the names a request announces as trailers
+	// (Go 1.26 sends no values: they arrive in pr.In.Trailer, after this);
+	// a client's Wadi-* name goes, so the application never waits for one.
 	stripOwn(pr.Out.Trailer)
 	h, _ := pr.In.Context().Value(heldKey{}).(*held)
 	if h == nil {
@@ -149,9 +167,9 @@ func stripOwn(h http.Header) {
 	}
 }
 
-// stripCookie removes from h every Set-Cookie that sets the cookie named
-// name, and returns how many it removed.
-func stripCookie(h http.Header, name string) int {
+// stripCookies removes from h every Set-Cookie that sets one of the
+// cookies named, and returns how many it removed.
+func stripCookies(h http.Header, names []string) int {
 	n := 0
 	for k, vs := range h {
 		if !strings.EqualFold(k, "Set-Cookie") {
@@ -159,7 +177,7 @@ func stripCookie(h http.Header, name string) int {
 		}
 		kept := vs[:0:0]
 		for _, v := range vs {
-			if setCookieName(v) == name {
+			if slices.Contains(names, setCookieName(v)) {
 				n++
 				continue
 			}
@@ -196,11 +214,22 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	stripOwn(res.Header)
 	// The session cookie is the node's too: an application that set it
 	// could hand a client a session of its choosing (fixation) or end one
-	// behind the filter's back. The filter adds its own Set-Cookie later,
-	// to the client's header, so only the application's are removed here.
-	if n := stripCookie(res.Header, p.cookie); n > 0 {
-		req := res.Request
-		p.log.Debug("dropped the application's Set-Cookie for the session cookie", "cookie", p.cookie, "dropped", n, "method", req.Method, "path", req.URL.Path)
+	// behind the filter's back; so is a route cookie. The filter adds its
+	// own Set-Cookie later, to the client's header, so only the
+	// application's are removed here.
+	p.dropCookies(res.Header, res.Request, "header")
+	// Trailers have only their announced names yet; the values come with
+	// the end of the body, which ReverseProxy closes before it copies them.
+	stripOwn(res.Trailer)
+	// Announced, Set-Cookie would have net/http send every Set-Cookie of
+	// the response again at its end, the node's among them. Unannounced,
+	// the application's own still pass (ReverseProxy sends them under
+	// http.TrailerPrefix).
+	delete(res.Trailer, "Set-Cookie")
+	if res.StatusCode != http.StatusSwitchingProtocols && res.Body != nil {
+		// (A 101's body is the upgraded connection, which must stay an
+		// io.ReadWriteCloser.)
+		res.Body = &trailerGuard{ReadCloser: res.Body, p: p, res: res}
 	}
 	if h, _ := res.Request.Context().Value(heldKey{}).(*held); h != nil {
 		h.mu.Lock()
@@ -208,6 +237,30 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		h.mu.Unlock()
 	}
 	return nil
+}
+
+// dropCookies drops the application's Set-Cookie for the node's cookies
+// from h, a response's header or trailer (where says which).
+func (p *Proxy) dropCookies(h http.Header, req *http.Request, where string) {
+	if n := stripCookies(h, p.cookies); n > 0 {
+		p.log.Debug("dropped the application's Set-Cookie for a cookie the node sets", "cookies", p.cookies, "in", where, "dropped", n, "method", req.Method, "path", req.URL.Path)
+	}
+}
+
+// trailerGuard is the upstream response's body: when ReverseProxy closes
+// it, the trailers are in, and what the application may not send is taken
+// out of them before ReverseProxy copies them to the client.
+type trailerGuard struct {
+	io.ReadCloser
+	p   *Proxy
+	res *http.Response
+}
+
+func (g *trailerGuard) Close() error {
+	err := g.ReadCloser.Close()
+	stripOwn(g.res.Trailer)
+	g.p.dropCookies(g.res.Trailer, g.res.Request, "trailer")
+	return err
 }
 
 // errorHandler answers a request the upstream did not: 502, logged with

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/router"
 )
 
 // fakeReplicas acknowledges every item and records what it was sent, so
@@ -74,6 +75,9 @@ type rigOptions struct {
 	cookieName  string // the session cookie's name; "" the default
 	// noReplication runs without the fake backups (benchmarks).
 	noReplication bool
+	// routeCookie, if set, has the node (route "red") set a route cookie
+	// of that name, as the "cookie" router does, and the proxy protect it.
+	routeCookie string
 	// exclusive runs the manager in exclusive mode with a short lock
 	// timeout, so that a session left locked makes snapshot fail.
 	exclusive bool
@@ -112,6 +116,11 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.cookieName != "" {
 		opts.Cookie.Name = o.cookieName
 	}
+	var protected []string
+	if o.routeCookie != "" {
+		opts.Routing = session.Routing{Route: "red", Format: router.Format{RouteCookie: o.routeCookie}}
+		protected = []string{o.routeCookie}
+	}
 	if o.exclusive {
 		opts.Exclusive = true
 		opts.LockTimeout = time.Second
@@ -147,7 +156,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProxy(ProxyOptions{Target: u, Registry: r.reg, CookieName: opts.Cookie.Name, Logger: log})
+	p, err := NewProxy(ProxyOptions{Target: u, Registry: r.reg, CookieName: opts.Cookie.Name, ProtectedCookies: protected, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
