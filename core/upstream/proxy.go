@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -132,8 +133,58 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := p.reg.register(ctx, id)
 	defer p.reg.unregister(h)
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, heldKey{}, h)))
+	rw := &respWriter{ResponseWriter: w, p: p, h: h, req: r, early: make(http.Header)}
+	p.rp.ServeHTTP(rw, r.WithContext(context.WithValue(ctx, heldKey{}, h)))
 }
+
+// respWriter is what ReverseProxy writes the client's response to. It
+// copies an informational (1xx) response from the application's on the
+// transport's goroutine, while the application may be calling the API,
+// which writes the client's headers (Vary, for a new session): until the
+// final response starts, ReverseProxy gets a header map of its own, and
+// each 1xx goes out under the request's lock.
+type respWriter struct {
+	http.ResponseWriter
+	p     *Proxy
+	h     *held
+	req   *http.Request
+	early http.Header // the next 1xx's headers
+}
+
+func (w *respWriter) Header() http.Header {
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	if w.h.responding {
+		return w.ResponseWriter.Header()
+	}
+	return w.early
+}
+
+func (w *respWriter) WriteHeader(code int) {
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.h.mu.Lock()
+	defer w.h.mu.Unlock()
+	stripOwn(w.early)
+	w.p.dropCookies(w.early, w.req, "1xx")
+	// net/http sends the whole header map with a 1xx and keeps it for the
+	// final response (RFC 8297): the 1xx carries the application's
+	// headers alone, and what the node put there so far stays for the
+	// final response.
+	dst := w.ResponseWriter.Header()
+	kept := maps.Clone(dst)
+	clear(dst)
+	maps.Copy(dst, w.early)
+	w.ResponseWriter.WriteHeader(code)
+	clear(dst)
+	maps.Copy(dst, kept)
+}
+
+// Unwrap lets http.ResponseController (ReverseProxy's flushes, a 101's
+// hijack) reach the filter's writer.
+func (w *respWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // rewrite builds the outgoing request: the client's own Wadi-* headers go,
 // the node's come in.
@@ -231,12 +282,19 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		// io.ReadWriteCloser.)
 		res.Body = &trailerGuard{ReadCloser: res.Body, p: p, res: res}
 	}
-	if h, _ := res.Request.Context().Value(heldKey{}).(*held); h != nil {
+	responding(res.Request)
+	return nil
+}
+
+// responding marks the request's response as started, under the lock of
+// its API calls: the cookie can no longer change, and the client's header
+// map is ReverseProxy's to write.
+func responding(r *http.Request) {
+	if h, _ := r.Context().Value(heldKey{}).(*held); h != nil {
 		h.mu.Lock()
 		h.responding = true
 		h.mu.Unlock()
 	}
-	return nil
 }
 
 // dropCookies drops the application's Set-Cookie for the node's cookies
@@ -267,6 +325,7 @@ func (g *trailerGuard) Close() error {
 // the reason. The session is left as it was: nothing is committed for it
 // but what the application did through the API before failing.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	responding(r)
 	if r.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
 		p.log.Debug("client gone before the upstream answered", "method", r.Method, "path", r.URL.Path, "error", err)
