@@ -133,7 +133,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h := p.reg.register(ctx, id)
 	defer p.reg.unregister(h)
-	rw := &respWriter{ResponseWriter: w, p: p, h: h, req: r, early: make(http.Header)}
+	rw := &respWriter{ResponseWriter: w, p: p, h: h, req: r}
 	p.rp.ServeHTTP(rw, r.WithContext(context.WithValue(ctx, heldKey{}, h)))
 }
 
@@ -148,7 +148,7 @@ type respWriter struct {
 	p     *Proxy
 	h     *held
 	req   *http.Request
-	early http.Header // the next 1xx's headers
+	early http.Header // the next 1xx's headers, made when first asked for
 }
 
 func (w *respWriter) Header() http.Header {
@@ -156,6 +156,9 @@ func (w *respWriter) Header() http.Header {
 	defer w.h.mu.Unlock()
 	if w.h.responding {
 		return w.ResponseWriter.Header()
+	}
+	if w.early == nil {
+		w.early = make(http.Header)
 	}
 	return w.early
 }
