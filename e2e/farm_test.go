@@ -18,9 +18,12 @@ import (
 // restarted on the same addresses.
 type member struct {
 	name, http, admin, gossip, peer string
-	cfg                             string
-	proc                            *node
-	last                            *node // the process stopped last
+	// app is the address of the member's own application, in upstream
+	// mode.
+	app  string
+	cfg  string
+	proc *node
+	last *node // the process stopped last
 }
 
 func (m *member) procLogs() *logBuffer { return m.last.logs }
@@ -33,18 +36,47 @@ type e2eFarm struct {
 
 // newE2EFarm writes the configuration of n members sharing one store (the
 // SQLite example plugin, which several processes can open at once) and
-// starts them.
+// starts them, each serving the demo application. sessionExtra goes inside
+// the session block, routerBlock after the common blocks.
 func newE2EFarm(t *testing.T, n int, sessionExtra, routerBlock string) *e2eFarm {
+	t.Helper()
+	return startE2EFarm(t, n, farmOptions{sessionExtra: sessionExtra, blocks: routerBlock})
+}
+
+// farmOptions say what the members of an e2e farm run beyond what they
+// all share: the SQLite store, the cluster and the admin listener.
+type farmOptions struct {
+	// sessionExtra is lines for the session block.
+	sessionExtra string
+	// blocks are more top-level blocks: router, replication.
+	blocks string
+	// upstream, if set, puts each member in upstream mode instead of
+	// serving the demo: it starts the member's application on m.app and
+	// returns the member's app_api listen address.
+	upstream func(f *e2eFarm, m *member) (apiListen string)
+}
+
+// startE2EFarm writes the configuration of n members as o says, starts
+// them and waits for the farm to settle.
+func startE2EFarm(t *testing.T, n int, o farmOptions) *e2eFarm {
 	t.Helper()
 	dir := t.TempDir()
 	sqlite, _ := buildExample(t, dir, "sqlitestore")
 	f := &e2eFarm{t: t, dir: dir}
-	addrs := freeAddrs(t, 4*n)
+	per := 4
+	if o.upstream != nil {
+		per++ // the application's
+	}
+	// All at once, so that no two are the same port.
+	addrs := freeAddrs(t, per*n)
 	for i := range n {
-		a := addrs[4*i:]
+		a := addrs[per*i:]
 		m := &member{
 			name: []string{"red", "green", "blue", "white", "black"}[i],
 			http: a[0], admin: a[1], gossip: a[2], peer: a[3],
+		}
+		if o.upstream != nil {
+			m.app = a[4]
 		}
 		f.members = append(f.members, m)
 	}
@@ -53,6 +85,11 @@ func newE2EFarm(t *testing.T, n int, sessionExtra, routerBlock string) *e2eFarm 
 		join = append(join, fmt.Sprintf("%q", m.gossip))
 	}
 	for _, m := range f.members {
+		app, apiBlock := `  app    = "demo"`, ""
+		if o.upstream != nil {
+			app = fmt.Sprintf("  upstream = %q", "http://"+m.app)
+			apiBlock = fmt.Sprintf("app_api {\n  listen = %q\n}", o.upstream(f, m))
+		}
 		m.cfg = writeConfig(t, dir, m.name+".hcl", fmt.Sprintf(`
 node {
   name     = %q
@@ -60,8 +97,9 @@ node {
 }
 http {
   listen = %q
-  app    = "demo"
+%s
 }
+%s
 session {
   lock_timeout = "5s"
 %s
@@ -82,8 +120,8 @@ admin {
   listen = %q
 }
 %s
-`, m.name, filepath.Join(dir, m.name), m.http, sessionExtra, sqlite, filepath.Join(dir, "shared.sqlite"),
-			m.gossip, m.peer, strings.Join(join, ", "), m.admin, routerBlock))
+`, m.name, filepath.Join(dir, m.name), m.http, app, apiBlock, o.sessionExtra, sqlite, filepath.Join(dir, "shared.sqlite"),
+			m.gossip, m.peer, strings.Join(join, ", "), m.admin, o.blocks))
 	}
 	for _, m := range f.members {
 		f.start(m)

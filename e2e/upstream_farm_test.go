@@ -30,73 +30,21 @@ func newUpstreamFarm(t *testing.T, n int) *e2eFarm {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed")
 	}
-	dir := t.TempDir()
-	sqlite, _ := buildExample(t, dir, "sqlitestore")
-	f := &e2eFarm{t: t, dir: dir}
-	addrs := freeAddrs(t, 5*n)
-	apps := make([]string, n)
-	for i := range n {
-		a := addrs[5*i:]
-		f.members = append(f.members, &member{
-			name: []string{"red", "green", "blue", "white", "black"}[i],
-			http: a[0], admin: a[1], gossip: a[2], peer: a[3],
-		})
-		apps[i] = a[4]
-	}
-	var join []string
-	for _, m := range f.members {
-		join = append(join, fmt.Sprintf("%q", m.gossip))
-	}
-	for i, m := range f.members {
-		sock := filepath.Join(dir, "run", m.name+".sock")
-		m.cfg = writeConfig(t, dir, m.name+".hcl", fmt.Sprintf(`
-node {
-  name     = %q
-  data_dir = %q
-}
-http {
-  listen   = %q
-  upstream = "http://%s"
-}
-app_api {
-  listen = %q
-}
-session {
-  lock_timeout = "5s"
-}
-plugin "sqlite" {
-  path = %q
-}
-store "sqlite" {
-  path = %q
-}
-cluster {
-  bind      = %q
-  peer      = %q
-  join      = [%s]
-  join_wait = "3s"
-}
-admin {
-  listen = %q
-}
-router "jvmroute" {}
-%s
-`, m.name, filepath.Join(dir, m.name), m.http, apps[i], "unix://"+sock, sqlite, filepath.Join(dir, "shared.sqlite"),
-			m.gossip, m.peer, strings.Join(join, ", "), m.admin, replication(1, "sync")))
-		// The application answers with its own NODE, the member's name, so
-		// a response says which member's application served it. Its
-		// process is stopped by its PID at the test's cleanup.
-		startProcess(t, apps[i], []string{
-			"NODE=" + m.name,
-			"PORT=" + strings.Split(apps[i], ":")[1],
-			"WADI_API=unix://" + sock,
-		}, "python3", "../examples/python-visits/app.py")
-	}
-	for _, m := range f.members {
-		f.start(m)
-	}
-	f.settle()
-	return f
+	return startE2EFarm(t, n, farmOptions{
+		blocks: `router "jvmroute" {}` + replication(1, "sync"),
+		upstream: func(f *e2eFarm, m *member) string {
+			sock := filepath.Join(f.dir, "run", m.name+".sock")
+			// The application answers with its own NODE, the member's
+			// name, so a response says which member's application served
+			// it. Its process is stopped by its PID at the test's cleanup.
+			startProcess(t, m.app, []string{
+				"NODE=" + m.name,
+				"PORT=" + strings.Split(m.app, ":")[1],
+				"WADI_API=unix://" + sock,
+			}, "python3", "../examples/python-visits/app.py")
+			return "unix://" + sock
+		},
+	})
 }
 
 // upstreamIncr sends one POST /api/incr with the cookie (if any) and

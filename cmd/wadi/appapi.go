@@ -17,8 +17,9 @@ import (
 
 // nodeHandler is what the node serves behind the session middleware: the
 // proxy to the upstream application in upstream mode, else the in-process
-// application.
-func nodeHandler(cfg *config.Config, reg *upstream.Registry, log hclog.Logger) (http.Handler, error) {
+// application. routing is the manager's, whose route cookie (if the
+// router has one) the application may not set.
+func nodeHandler(cfg *config.Config, routing session.Routing, reg *upstream.Registry, log hclog.Logger) (http.Handler, error) {
 	if cfg.HTTP.Upstream == "" {
 		return appHandler(cfg, log), nil
 	}
@@ -30,7 +31,9 @@ func nodeHandler(cfg *config.Config, reg *upstream.Registry, log hclog.Logger) (
 		Target:     u,
 		Registry:   reg,
 		CookieName: cfg.Session.CookieName, // as managerOptions gives the manager
-		Logger:     log.Named("upstream"),
+		// "" for a router without one; the proxy skips it.
+		ProtectedCookies: []string{routing.Format.RouteCookie},
+		Logger:           log.Named("upstream"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("http.upstream: %w", err)

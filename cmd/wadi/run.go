@@ -151,7 +151,7 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 	}
 	// The registry joins the proxy's requests to the API's calls.
 	reg := upstream.NewRegistry()
-	handler, err := nodeHandler(cfg, reg, log)
+	handler, err := nodeHandler(cfg, opts.Routing, reg, log)
 	if err != nil {
 		_ = mgr.Close(context.Background())
 		return err

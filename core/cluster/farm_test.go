@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -207,6 +208,14 @@ func (f *farm) add(name string) *farmNode {
 			n, _ := s.GetInt("n")
 			fmt.Fprint(w, n)
 			return
+		}
+		if r.URL.Path == "/abort" {
+			// Half of the announced body, then the connection is cut: a
+			// holder that fails while answering.
+			w.Header().Set("Content-Length", "100")
+			fmt.Fprint(w, strings.Repeat("x", 50))
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
 		}
 		if r.URL.Path == "/invalidate" {
 			if err := s.Invalidate(r.Context()); err != nil {

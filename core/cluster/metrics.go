@@ -13,7 +13,9 @@ import (
 type Metrics interface {
 	// Request is called for each request the Relocator answered by
 	// sending it to the session's holder: session.OutcomeProxied or
-	// session.OutcomeRedirected. The manager's filter counts the others.
+	// session.OutcomeRedirected, or session.OutcomeError for a proxied
+	// request the holder did not answer whole. The manager's filter
+	// counts the others.
 	Request(o session.Outcome)
 	// Replicated is called for each replication message sent to a backup:
 	// how long until it answered, its size on the wire (protobuf), and the

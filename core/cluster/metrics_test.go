@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -164,5 +165,54 @@ func TestMetricsReplicationAndRestore(t *testing.T) {
 		if got, want := fn.metrics.sessions.Load(), int64(fn.mgr.Len()); got != want {
 			t.Fatalf("%s: session count %d from the metrics, %d in memory", fn.name, got, want)
 		}
+	}
+}
+
+// A request proxied to its session's holder counts as proxied only when
+// the holder answered it; when the holder cannot be reached (502) or cuts
+// its answer short (the connection is aborted), it counts as an error.
+func TestMetricsProxyFailure(t *testing.T) {
+	tests := []struct {
+		name   string
+		path   string
+		down   bool // the holder's HTTP server is gone, its node alive
+		status int  // 0: the response must be cut short
+		want   session.Outcome
+	}{
+		{"holder answers", "/", false, http.StatusOK, session.OutcomeProxied},
+		{"holder unreachable", "/", true, http.StatusBadGateway, session.OutcomeError},
+		{"holder cuts the body", "/abort", false, 0, session.OutcomeError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFarm(t)
+			f.policy = "proxy"
+			red, green := f.add("red"), f.add("green")
+			f.settled()
+			b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+			b.incr(t, red)
+			if tt.down {
+				red.http.Close()
+			}
+			req, _ := http.NewRequest("POST", green.http.URL+tt.path, nil)
+			req.Header.Set("Cookie", "WADISESSIONID="+b.cookie)
+			resp, err := b.hc.Do(req)
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			switch {
+			case tt.status == 0 && err == nil:
+				t.Fatalf("got a whole %s; want the response cut short", resp.Status)
+			case tt.status != 0 && err != nil:
+				t.Fatalf("want %d: %v", tt.status, err)
+			case tt.status != 0 && resp.StatusCode != tt.status:
+				t.Fatalf("got %s, want %d", resp.Status, tt.status)
+			}
+			if green.metrics.total() != 1 || green.metrics.count(tt.want) != 1 {
+				t.Fatalf("green counted %d requests, %d proxied, %d errors; want one %v",
+					green.metrics.total(), green.metrics.count(session.OutcomeProxied), green.metrics.count(session.OutcomeError), tt.want)
+			}
+		})
 	}
 }

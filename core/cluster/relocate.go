@@ -6,6 +6,9 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/sdk/router"
@@ -59,8 +62,7 @@ func (rl *Relocator) Relocate(ctx context.Context, w http.ResponseWriter, r *htt
 			n.log.Error("cannot proxy to the session's holder; moving the session here", "holder", holder, "error", err)
 			return false
 		}
-		p.ServeHTTP(w, r)
-		n.cfg.Metrics.Request(session.OutcomeProxied)
+		rl.serveProxied(p, w, r)
 		return true
 	case router.Redirect:
 		target := d.URL
@@ -73,6 +75,24 @@ func (rl *Relocator) Relocate(ctx context.Context, w http.ResponseWriter, r *htt
 		return true
 	}
 	return false
+}
+
+// proxyFailedKey carries, in a proxied request's context, the flag the
+// proxy's ErrorHandler raises: the holder gave no answer to pass on.
+type proxyFailedKey struct{}
+
+// serveProxied proxies the request and counts it proxied only if the
+// holder answered it whole; a 502 for an unreachable holder, or a response
+// cut short (ReverseProxy panics with http.ErrAbortHandler, which goes on
+// up to net/http), counts as an error.
+func (rl *Relocator) serveProxied(p *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request) {
+	var failed atomic.Bool
+	outcome := session.OutcomeError
+	defer func() { rl.node.cfg.Metrics.Request(outcome) }()
+	p.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), proxyFailedKey{}, &failed)))
+	if !failed.Load() {
+		outcome = session.OutcomeProxied
+	}
 }
 
 // proxy returns the reverse proxy to a holder's HTTP address.
@@ -96,9 +116,14 @@ func (rl *Relocator) proxy(base string) (*httputil.ReverseProxy, error) {
 			pr.Out.Header.Set(session.RelocatedHeader, rl.node.self)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if f, ok := r.Context().Value(proxyFailedKey{}).(*atomic.Bool); ok {
+				f.Store(true)
+			}
 			log.Error("proxying to the session's holder failed", "holder", base, "error", err)
 			http.Error(w, "the node holding this session did not answer", http.StatusBadGateway)
 		},
+		// A response cut short is logged here, not on the process's stderr.
+		ErrorLog: log.Named("relocate").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 	rl.proxies[base] = p
 	return p, nil

@@ -56,7 +56,16 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		}
 		w := &writer{ResponseWriter: rw, m: m, req: r, hold: m.replicating() && !m.opts.Replication.Async}
 		defer w.release()
+		returned := false
+		defer func() {
+			// Not recovered: the panic goes on to net/http as it came,
+			// which aborts the connection.
+			if !returned {
+				w.aborted()
+			}
+		}()
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, w)))
+		returned = true
 		w.mu.Lock()
 		w.commitLocked()
 		w.mu.Unlock()
@@ -135,6 +144,24 @@ func (w *writer) checkpoint() error {
 func (w *writer) finish() {
 	if err := w.checkpoint(); err != nil && !w.hold {
 		w.m.log.Warn("session change not replicated", "error", err)
+	}
+}
+
+// aborted runs when the handler panicked, as ReverseProxy does with
+// http.ErrAbortHandler when a response breaks off: the changes it made are
+// in memory already and the next request sees them, so they go to the
+// backups too, even if the client is gone. What the response kept back
+// stays unsent: the connection is aborted, and a part must not pass for
+// the whole.
+func (w *writer) aborted() {
+	w.mu.Lock()
+	s := w.sess
+	w.mu.Unlock()
+	if s == nil {
+		return
+	}
+	if err := w.m.finish(context.WithoutCancel(w.req.Context()), s); err != nil {
+		w.m.log.Warn("session change of an aborted request not replicated", "session", logID(s.ID()), "error", err)
 	}
 }
 

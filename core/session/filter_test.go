@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -371,4 +372,122 @@ func FuzzCookieHeader(f *testing.F) {
 			t.Fatalf("cookie %q: code %d body %q, want a fresh session", header, rec.Code, rec.Body)
 		}
 	})
+}
+
+// ackReplicas is one backup, "b", that acknowledges every item it is sent
+// while the sender's context is live, as a peer over the network would.
+type ackReplicas struct {
+	mu    sync.Mutex
+	items []session.ReplicaItem
+}
+
+func (r *ackReplicas) Targets(string) []string { return []string{"b"} }
+
+func (r *ackReplicas) Send(ctx context.Context, _ string, items []session.ReplicaItem) ([]session.ReplicaStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sending to b: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.items = append(r.items, items...)
+	out := make([]session.ReplicaStatus, len(items))
+	for i := range out {
+		out[i] = session.ReplicaOK
+	}
+	return out, nil
+}
+
+// version is the highest version of the session id the backup got.
+func (r *ackReplicas) version(id string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var v uint64
+	for _, it := range r.items {
+		if it.ID == id {
+			v = max(v, it.Version)
+		}
+	}
+	return v
+}
+
+// A handler that panics after changing its session — ReverseProxy does,
+// with http.ErrAbortHandler, when the upstream's response breaks off —
+// still has the change sent to the backups (even if the client is gone),
+// the session released, and the panic passed on unchanged to net/http;
+// the response the filter kept back is not released as if whole.
+func TestPanicCommitsSession(t *testing.T) {
+	boom := errors.New("boom")
+	for _, tt := range []struct {
+		name       string
+		value      any // the handler panics with it; nil: it returns
+		async      bool
+		clientGone bool // the request's context is cancelled first
+	}{
+		{name: "returns", value: nil},
+		{name: "abort, sync", value: http.ErrAbortHandler},
+		{name: "abort, async", value: http.ErrAbortHandler, async: true},
+		{name: "abort, client gone", value: http.ErrAbortHandler, clientGone: true},
+		{name: "other panic", value: boom},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			repl := &ackReplicas{}
+			m := newManager(t, func(o *session.Options) {
+				o.Exclusive = true // a session left locked blocks Hold below
+				o.LockTimeout = 200 * time.Millisecond
+				o.Replication = session.Replication{Replicas: repl, Async: tt.async, Timeout: time.Second}
+			})
+			var id string
+			var version uint64
+			h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s, err := session.From(r.Context())
+				if err != nil {
+					t.Errorf("From: %v", err)
+					return
+				}
+				if err := s.Put("n", []byte("2")); err != nil {
+					t.Errorf("Put: %v", err)
+				}
+				id, version = s.ID(), s.Version()
+				fmt.Fprint(w, "part of the body")
+				if tt.value != nil {
+					panic(tt.value)
+				}
+			}))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.clientGone {
+				cancel()
+			}
+			rec := httptest.NewRecorder()
+			got := func() (v any) {
+				defer func() { v = recover() }()
+				h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/", nil))
+				return nil
+			}()
+			if got != tt.value {
+				t.Fatalf("the filter let through the panic %v, want %v", got, tt.value)
+			}
+			if id == "" {
+				t.Fatal("the handler did not run")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for repl.version(id) != version && time.Now().Before(deadline) && tt.async {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if v := repl.version(id); v != version {
+				t.Errorf("the backup has version %d of the session, want %d", v, version)
+			}
+			if tt.value != nil && !tt.async && rec.Body.Len() > 0 {
+				t.Errorf("a panicking request's held response was released: %q", rec.Body)
+			}
+			s, release, err := m.Hold(context.Background(), id)
+			if err != nil {
+				t.Fatalf("the session after the request: %v", err)
+			}
+			defer func() { _ = release(context.Background()) }()
+			if v, _ := s.Get("n"); string(v) != "2" {
+				t.Errorf("the session holds n=%q, want 2", v)
+			}
+		})
+	}
 }

@@ -24,10 +24,13 @@ const (
 	// OutcomeCreated: the request started a new session.
 	OutcomeCreated
 	// OutcomeError: finding or creating the session failed (lock timeout,
-	// farm undecided, store down); the application got the error.
+	// farm undecided, store down); the application got the error. A
+	// Relocator reports it too, for a request it proxied to the session's
+	// holder that did not answer it whole.
 	OutcomeError
 	// OutcomeProxied and OutcomeRedirected: a Relocator sent the request to
-	// the session's holder; reported by the Relocator, not the filter.
+	// the session's holder (and, proxied, got its answer); reported by the
+	// Relocator, not the filter.
 	OutcomeProxied
 	OutcomeRedirected
 

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,7 +34,7 @@ func TestSetCookieName(t *testing.T) {
 // has none; the application's other cookies pass, and the session is the
 // node's.
 func TestAppCannotSetSessionCookie(t *testing.T) {
-	const dropped = "dropped the application's Set-Cookie for the session cookie"
+	const dropped = "dropped the application's Set-Cookie for a cookie the node sets"
 	for _, tt := range []struct {
 		name    string
 		cookie  string // the manager's session cookie name
@@ -165,4 +166,159 @@ func (r *rig) newNamedSession(name string) (*http.Cookie, string) {
 	}
 	r.t.Fatalf("no %s cookie: %v", name, resp.Header)
 	return nil, ""
+}
+
+// TestAppCannotSetNodeCookies: the route cookie the node sets (router
+// "cookie", under its configured name) is as much the node's as the
+// session cookie, and neither can come from the application in its
+// response's header or trailers, announced or not; nor can a Wadi-*
+// trailer. The node's own route cookie reaches the client, and the
+// application's other cookies pass.
+func TestAppCannotSetNodeCookies(t *testing.T) {
+	const (
+		header = iota
+		announced
+		unannounced
+	)
+	for _, tt := range []struct {
+		name        string
+		routeCookie string // the node's route cookie; "" none
+		create      bool   // the application creates a session through the API
+		in          int    // where the application puts its Set-Cookie values
+		app         []string
+		kept        []string // the application's Set-Cookie values the client must get
+	}{
+		{
+			name: "route cookie in the header", routeCookie: "SERVERID", create: true, in: header,
+			app:  []string{"SERVERID=blue; Path=/", "theme=dark"},
+			kept: []string{"theme=dark"},
+		},
+		{
+			name: "route cookie of another name; SERVERID is just a cookie", routeCookie: "ROUTE", in: header,
+			app:  []string{"ROUTE=blue", "SERVERID=blue"},
+			kept: []string{"SERVERID=blue"},
+		},
+		{
+			name: "no route cookie: SERVERID is just a cookie", in: header,
+			app:  []string{"SERVERID=blue"},
+			kept: []string{"SERVERID=blue"},
+		},
+		{
+			name: "announced trailers", routeCookie: "SERVERID", create: true, in: announced,
+			app:  []string{"WADISESSIONID=forged", "SERVERID=blue", "theme=dark"},
+			kept: []string{"theme=dark"},
+		},
+		{
+			name: "trailers not announced", routeCookie: "SERVERID", in: unannounced,
+			app:  []string{"WADISESSIONID=forged", "SERVERID=blue", "theme=dark"},
+			kept: []string{"theme=dark"},
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{routeCookie: tt.routeCookie})
+			created := make(chan string, 1)
+			r.setApp(func(w http.ResponseWriter, req *http.Request) {
+				if tt.create {
+					a := r.call("POST", "/v1/sessions", req.Header.Get(RequestHeader), "", nil)
+					if a.Status != http.StatusCreated {
+						t.Errorf("create: %d %s", a.Status, a.Raw)
+					}
+					s, _ := a.Body["id"].(string)
+					created <- s
+				}
+				switch tt.in {
+				case header:
+					for _, c := range tt.app {
+						w.Header().Add("Set-Cookie", c)
+					}
+					return
+				case announced:
+					w.Header().Set("Trailer", "Set-Cookie, Wadi-Session")
+				}
+				_, _ = w.Write([]byte("body"))
+				w.(http.Flusher).Flush() // chunked: no trailers after a Content-Length
+				prefix := ""
+				if tt.in == unannounced {
+					prefix = http.TrailerPrefix
+				}
+				for _, c := range tt.app {
+					w.Header().Add(prefix+"Set-Cookie", c)
+				}
+				w.Header().Set(prefix+SessionHeader, "forged")
+			})
+			resp, _ := r.get("GET", "/", nil, nil) // reads the body: the trailers are in
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %s", resp.Status)
+			}
+			var fromApp, session, route []string
+			for _, v := range append(resp.Header.Values("Set-Cookie"), resp.Trailer.Values("Set-Cookie")...) {
+				switch n := setCookieName(v); {
+				case n == "WADISESSIONID":
+					session = append(session, v)
+				case n == tt.routeCookie:
+					route = append(route, v)
+				default:
+					fromApp = append(fromApp, v)
+				}
+			}
+			if !slices.Equal(fromApp, tt.kept) {
+				t.Errorf("the client got the application's cookies %q, want %q", fromApp, tt.kept)
+			}
+			if tt.create {
+				id := <-created
+				if len(session) != 1 || !strings.HasPrefix(session[0], "WADISESSIONID="+id+";") {
+					t.Errorf("session cookies %q, want the node's one for %s", session, id)
+				}
+				if len(route) != 1 || !strings.HasPrefix(route[0], tt.routeCookie+"=red;") {
+					t.Errorf("route cookies %q, want the node's one for red", route)
+				}
+			} else if len(session)+len(route) != 0 {
+				t.Errorf("the client got session cookies %q and route cookies %q", session, route)
+			}
+			if v := resp.Trailer.Values(SessionHeader); len(v) != 0 {
+				t.Errorf("the client got a Wadi-Session trailer %q", v)
+			}
+		})
+	}
+}
+
+// TestNoInjectionInTrailers: the names of Wadi-* trailers a client
+// announces do not reach the application; its other trailers do.
+func TestNoInjectionInTrailers(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	got := make(chan http.Header, 1)
+	r.setApp(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		got <- req.Trailer.Clone()
+	})
+	for _, tt := range []struct {
+		name    string
+		trailer http.Header
+		want    []string // the trailer names the application must see
+	}{
+		{"forged session", http.Header{"Wadi-Session": {"forged"}, "X-Checksum": {"1"}}, []string{"X-Checksum"}},
+		{"forged request and others", http.Header{"Wadi-Request": {"mine"}, "Wadi-Other": {"x"}, "X-Checksum": {"1"}}, []string{"X-Checksum"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", r.front.URL+"/upload", io.NopCloser(strings.NewReader("body")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = -1 // chunked, so that trailers can follow
+			req.Trailer = tt.trailer
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var names []string
+			for k := range <-got {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			if !slices.Equal(names, tt.want) {
+				t.Errorf("the application saw trailers %q, want %q", names, tt.want)
+			}
+		})
+	}
 }

@@ -2,15 +2,20 @@ package upstream
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,5 +317,160 @@ func TestListenUnix(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(sock); string(b) != "data" {
 		t.Fatal("the regular file was touched")
+	}
+}
+
+// TestUpstreamBreaksOff: the application changes the session through the
+// API, then its response breaks off halfway; ReverseProxy panics with
+// http.ErrAbortHandler. The client's connection is cut, and yet the
+// change reached the backups, the request left the registry and the
+// session is not left locked — whether the filter kept all of the
+// response back (the abort is the only commit) or had replicated and
+// released part of it (more than it keeps back).
+func TestUpstreamBreaksOff(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		size int // the body the application announces; it sends half
+	}{
+		{"kept back", 1 << 10},
+		{"partly released", 1 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{exclusive: true})
+			cookie, id := r.newSession()
+			r.setApp(func(w http.ResponseWriter, req *http.Request) {
+				if a := r.call("PUT", "/v1/sessions/current/attributes/count", req.Header.Get(RequestHeader), `"2"`, nil); a.Status != http.StatusOK {
+					t.Errorf("put: %d %s", a.Status, a.Raw)
+				}
+				w.Header().Set("Content-Length", fmt.Sprint(tt.size))
+				_, _ = w.Write([]byte(strings.Repeat("x", tt.size/2)))
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler) // the application's connection is cut
+			})
+			// POST: a GET cut off before its response would be retried.
+			req, _ := http.NewRequest("POST", r.front.URL+"/", nil)
+			req.AddCookie(cookie)
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				var n int64
+				n, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					t.Fatalf("the client got a whole response: %s, %d bytes", resp.Status, n)
+				}
+			}
+			if n := r.reg.Len(); n != 0 {
+				t.Errorf("%d requests left in the registry", n)
+			}
+			// Read before snapshot, whose release replicates too.
+			var backed uint64
+			for _, it := range r.repl.sent() {
+				if it.ID == id {
+					backed = max(backed, it.Version)
+				}
+			}
+			v, attrs := r.snapshot(id) // fails if the session stayed locked
+			if string(attrs["count"]) != "2" || v != 2 {
+				t.Fatalf("the session's attributes at version %d: %q; want count 2 at version 2", v, attrs)
+			}
+			if backed != v {
+				t.Errorf("the backups have version %d of the session, memory %d", backed, v)
+			}
+		})
+	}
+}
+
+// TestEarlyHints: an application that sends 103 Early Hints and creates
+// the request's session through the API (before the hints, after them, or
+// while they are on their way) gets its hints to the client without the
+// cookies and Wadi-* headers it may not set, and the final response
+// carries the new session's cookie and the filter's Vary; under -race,
+// the API writing the client's headers and the proxy copying the hints
+// do not race.
+func TestEarlyHints(t *testing.T) {
+	const link = "</style.css>; rel=preload; as=style"
+	for _, tt := range []struct {
+		name   string
+		create string // when the session is created: "before", "after" or "during" the hints
+	}{
+		{"created before the hints", "before"},
+		{"created after the hints", "after"},
+		{"created while the hints go out", "during"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{routeCookie: "SERVERID"})
+			created := make(chan string, 1)
+			r.setApp(func(w http.ResponseWriter, req *http.Request) {
+				tok := req.Header.Get(RequestHeader)
+				create := func() {
+					a := r.call("POST", "/v1/sessions", tok, "", nil)
+					if a.Status != http.StatusCreated {
+						t.Errorf("create: %d %s", a.Status, a.Raw)
+					}
+					s, _ := a.Body["id"].(string)
+					created <- s
+				}
+				var done chan struct{}
+				switch tt.create {
+				case "before":
+					create()
+				case "during":
+					done = make(chan struct{})
+					go func() { defer close(done); create() }()
+				}
+				h := w.Header()
+				h.Set("Link", link)
+				h.Add("Set-Cookie", "WADISESSIONID=forged")
+				h.Add("Set-Cookie", "SERVERID=blue")
+				h.Set(SessionHeader, "forged")
+				w.WriteHeader(http.StatusEarlyHints)
+				clear(h)
+				switch tt.create {
+				case "after":
+					create()
+				case "during":
+					<-done
+				}
+				_, _ = w.Write([]byte("done"))
+			})
+			var mu sync.Mutex
+			var hints []http.Header
+			trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if code == http.StatusEarlyHints {
+					hints = append(hints, http.Header(h).Clone())
+				}
+				return nil
+			}}
+			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", r.front.URL+"/", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			if len(hints) != 1 || hints[0].Get("Link") != link {
+				t.Fatalf("the client got the hints %v, want one 103 with the Link", hints)
+			}
+			if v := hints[0].Values("Set-Cookie"); len(v) != 0 {
+				t.Errorf("the 103 set cookies %q", v)
+			}
+			if v := hints[0].Values(SessionHeader); len(v) != 0 {
+				t.Errorf("the 103 carried Wadi-Session %q", v)
+			}
+			id := <-created
+			if c := sessionCookie(resp); c == nil || c.Value != id {
+				t.Errorf("the final response's session cookie %v, want one for %s", c, id)
+			}
+			if !slices.Contains(resp.Header.Values("Vary"), "Cookie") {
+				t.Errorf("the final response varies on %q, not on Cookie", resp.Header.Values("Vary"))
+			}
+			if v := resp.Header.Get("Link"); v != "" {
+				t.Errorf("the hints' Link leaked into the final response: %q", v)
+			}
+		})
 	}
 }

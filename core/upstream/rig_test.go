@@ -13,11 +13,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/router"
 )
 
 // fakeReplicas acknowledges every item and records what it was sent, so
@@ -73,6 +75,12 @@ type rigOptions struct {
 	cookieName  string // the session cookie's name; "" the default
 	// noReplication runs without the fake backups (benchmarks).
 	noReplication bool
+	// routeCookie, if set, has the node (route "red") set a route cookie
+	// of that name, as the "cookie" router does, and the proxy protect it.
+	routeCookie string
+	// exclusive runs the manager in exclusive mode with a short lock
+	// timeout, so that a session left locked makes snapshot fail.
+	exclusive bool
 }
 
 // rig is a node in upstream mode in one process: the filter and the proxy
@@ -108,6 +116,15 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.cookieName != "" {
 		opts.Cookie.Name = o.cookieName
 	}
+	var protected []string
+	if o.routeCookie != "" {
+		opts.Routing = session.Routing{Route: "red", Format: router.Format{RouteCookie: o.routeCookie}}
+		protected = []string{o.routeCookie}
+	}
+	if o.exclusive {
+		opts.Exclusive = true
+		opts.LockTimeout = time.Second
+	}
 	if o.maxAttr > 0 {
 		opts.MaxAttributeSize = o.maxAttr
 		opts.MaxSessionSize = 4 * o.maxAttr
@@ -139,7 +156,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProxy(ProxyOptions{Target: u, Registry: r.reg, CookieName: opts.Cookie.Name, Logger: log})
+	p, err := NewProxy(ProxyOptions{Target: u, Registry: r.reg, CookieName: opts.Cookie.Name, ProtectedCookies: protected, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,8 @@
 // here), migrated_in (handed over by its holder), restored (from a backup,
 // its holder dead), loaded (from the store), created (a new session),
 // none (the request used no session), error (finding or creating it
-// failed), proxied and redirected (sent to the holder by the router).
+// failed, or the holder a request was proxied to did not answer it whole),
+// proxied and redirected (sent to the holder by the router).
 package metrics
 
 import (
