@@ -30,18 +30,6 @@ import (
 // n+1, a lost update of the application's making, not replication's.
 const exclusive = `concurrency = "exclusive"`
 
-// chaosOnly skips the long kill runs outside `make chaos`
-// (WADI_CHAOS_ROUNDS set). They pass on a quiet machine, but on a loaded
-// one they still find, now and then, a session handed out new or a
-// history that is not linearizable (the closing note of issue 6 has the
-// traces); until that is fixed they would make CI red at random.
-func chaosOnly(t *testing.T) {
-	t.Helper()
-	if os.Getenv("WADI_CHAOS_ROUNDS") == "" {
-		t.Skip("a fault run of make chaos (WADI_CHAOS_ROUNDS)")
-	}
-}
-
 // replication returns the top-level block of a farm that replicates.
 func replication(backups int, mode string) string {
 	return fmt.Sprintf(`
@@ -452,7 +440,6 @@ func (f *e2eFarm) waitBackups(want, perSession int) time.Duration {
 // SIGKILL, and restarted before the next. No session is lost, and every
 // session's history is linearizable: no acknowledged change was lost.
 func TestReplicationKillEachNode(t *testing.T) {
-	chaosOnly(t)
 	f := newE2EFarm(t, 5, exclusive, replication(1, "sync"))
 	l := newLoad(t, f, 10)
 	f.waitBackups(10, 1)
@@ -521,7 +508,6 @@ func (l *load) logout(m *member, cookie *http.Cookie) error {
 
 // Proof 2: with two backups, two nodes killed at once lose nothing.
 func TestReplicationTwoBackupsTwoKills(t *testing.T) {
-	chaosOnly(t)
 	f := newE2EFarm(t, 5, exclusive, replication(2, "sync"))
 	l := newLoad(t, f, 10)
 	f.waitBackups(10, 2)
@@ -545,7 +531,6 @@ func TestReplicationTwoBackupsTwoKills(t *testing.T) {
 // in flight to the backup; the test reports how many. It still requires
 // that no session is lost: every session had its backup before the kill.
 func TestReplicationAsyncKillLosses(t *testing.T) {
-	chaosOnly(t)
 	f := newE2EFarm(t, 5, exclusive, replication(1, "async"))
 	l := newLoad(t, f, 10)
 	f.waitBackups(10, 1)
