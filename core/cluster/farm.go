@@ -225,7 +225,11 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			// Unknown to the directory, or recorded here but not in memory
 			// (written to the store since): a backup, then the store.
 			n.log.Debug("fetch: no other holder", "session", logID(id), "holder", holder)
-			return n.restoreOr(ctx, id, &h)
+			f, err := n.restoreOr(ctx, id, &h)
+			if f != nil || err != nil || h.name == "" || h.name == n.self {
+				return f, err
+			}
+			continue // it lives on another node: fetch it from there
 		case !n.aliveIncarnation(holder, h.started):
 			n.log.Info("session's holder is gone; restoring it from a backup", "session", logID(id), "holder", holder)
 			f, err := n.restoreOr(ctx, id, &h)
@@ -280,7 +284,11 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				continue
 			}
 			n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
-			return n.restoreOr(ctx, id, &h)
+			f, err := n.restoreOr(ctx, id, &h)
+			if f != nil || err != nil || h.name == "" || h.name == holder {
+				return f, err
+			}
+			continue // it lives on another node: fetch it from there
 		}
 		from := holder
 		var started int64

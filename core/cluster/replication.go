@@ -453,6 +453,23 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 		return nil, "", nil
 	}
 	copies, liveAt, errs := n.survey(ctx, r, id, true)
+	// A backup of this very incarnation's session: this node holds it
+	// (restored here in the background meanwhile), or held it and let it
+	// go — handed over a moment ago, or fenced by a takeover — so that it
+	// lives on elsewhere, newer. Restoring it would make a second copy.
+	own := incarnation(n.self, n.cfg.Self.Started)
+	mine := len(copies)
+	copies = slices.DeleteFunc(copies, func(c found) bool { return c.rep.GetHolder() == own })
+	mine -= len(copies)
+	if mine > 0 && len(copies) == 0 && liveAt == "" {
+		switch to := n.movedTo(id); {
+		case r.Holds(id):
+			return nil, "", nil // the manager finds it in memory
+		case to != "":
+			return nil, to, nil
+		}
+		return nil, "", fmt.Errorf("%w: %s left this node a moment ago and has not landed yet", ErrUndecided, logID(id))
+	}
 	if liveAt != "" {
 		// The directory was behind (a move not yet recorded, or a
 		// directory rebuilt from reports): the session lives there.
@@ -480,6 +497,11 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	}
 	if holder != n.self {
 		return nil, holder, nil // another node restored it first: fetch it from there
+	}
+	if to := n.movedTo(id); to != "" {
+		// Handed over from here while the backups were asked, before the
+		// receiver's claim reached the directory: it lives there.
+		return nil, to, nil
 	}
 	stale := slices.Clone(best.rep.GetBackups())
 	for _, c := range copies {
