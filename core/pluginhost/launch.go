@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -44,7 +45,32 @@ type instance struct {
 	info   base.Info
 }
 
-func (i *instance) kill() { i.client.Kill() }
+// killGrace bounds go-plugin's graceful stop: it asks the plugin to shut
+// down over gRPC with no deadline, which a hung (or stopped) plugin never
+// answers.
+const killGrace = 2 * time.Second
+
+// kill stops the plugin process: gracefully if it answers within
+// killGrace, else with SIGKILL, which also ends go-plugin's wait.
+func (i *instance) kill() {
+	pid := i.pid()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		i.client.Kill()
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(killGrace):
+	}
+	if pid > 0 {
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill() // gone already is as good
+		}
+	}
+	<-done
+}
 
 func (i *instance) pid() int {
 	if rc := i.client.ReattachConfig(); rc != nil {
