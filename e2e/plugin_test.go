@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -184,4 +186,33 @@ func TestStorePluginKilledUnderTraffic(t *testing.T) {
 	if code := n2.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d after the second SIGTERM", code)
 	}
+}
+
+// TestPluginExitsWithKilledHost: a host killed with SIGKILL cannot stop
+// its plugins; each plugin notices that its parent is gone and exits, so
+// no plugin process outlives its host.
+func TestPluginExitsWithKilledHost(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	cfg := writeConfig(t, dir, "red.hcl", pluginStoreConfig("red", filepath.Join(dir, "data"), addr, ""))
+	n := startNode(t, cfg, addr)
+	lines := n.logs.match("plugin started")
+	if len(lines) == 0 {
+		t.Fatalf("no plugin started in the log:\n%s", n.logs)
+	}
+	v, _ := lines[len(lines)-1]["pid"].(float64)
+	pid := int(v)
+	if pid == 0 || syscall.Kill(pid, 0) != nil {
+		t.Fatalf("plugin pid %d from the log is not running", pid)
+	}
+	n.stop(syscall.SIGKILL)
+	waitFor(t, "the plugin to exit after its host's SIGKILL", 15*time.Second, func() bool {
+		// A zombie counts as gone: its parent (init, or a subreaper) reaps it.
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		_, after, ok := strings.Cut(string(st), ") ")
+		return !ok || strings.HasPrefix(after, "Z")
+	})
 }

@@ -149,6 +149,9 @@ func ServeWith(impl base.Plugin, cfg ServeConfig) error {
 	if logger == nil {
 		logger = NewLogger()
 	}
+	if cfg.Test == nil {
+		go exitWithHost(logger, os.Getppid(), hostPollInterval)
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: VersionedPlugins(impl),
@@ -161,6 +164,24 @@ func ServeWith(impl base.Plugin, cfg ServeConfig) error {
 		Test:   cfg.Test,
 	})
 	return nil
+}
+
+// hostPollInterval is how often a plugin process checks that its host is
+// still there.
+const hostPollInterval = 500 * time.Millisecond
+
+// exitWithHost ends the plugin process once its host is gone. A host that
+// is killed (SIGKILL, a crash) cannot stop its plugins, and go-plugin does
+// not notice: without this every plugin of every killed host would run on,
+// reparented, holding its files and ports. The parent changes only when it
+// dies.
+func exitWithHost(log hclog.Logger, host int, every time.Duration) {
+	for range time.Tick(every) {
+		if os.Getppid() != host {
+			log.Info("the host process is gone; exiting", "host_pid", host)
+			os.Exit(0)
+		}
+	}
 }
 
 // infoTimeout bounds the Info call Serve makes before serving; Info must not
