@@ -311,9 +311,10 @@ func (n *Node) restoreLoop(ctx context.Context) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	firstSeen := make(map[string]time.Time) // orphans not restored yet
+	liveSeen := make(map[string]liveSighting)
 	for {
 		changed := n.ms.Changed()
-		n.restoreOrphans(ctx, firstSeen)
+		n.restoreOrphans(ctx, firstSeen, liveSeen)
 		select {
 		case <-ctx.Done():
 			return
@@ -327,7 +328,18 @@ func (n *Node) restoreLoop(ctx context.Context) {
 // is restored by the first live member of the holder's backup list, so the
 // survivors do not race for it; one that stays an orphan for a few rounds
 // (that member is slow or died too) is restored by whichever node has it.
-func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Time) {
+// liveSighting is a member that said it holds an orphan's session live.
+type liveSighting struct {
+	at    string
+	since time.Time
+}
+
+// liveConfirm is how long a member must go on saying it holds an orphan's
+// session live before the orphan is dropped: a member that is dying still
+// answers for a moment, and dropping on its word would lose the session.
+const liveConfirm = time.Second
+
+func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Time, liveSeen map[string]liveSighting) {
 	r, ok := n.replicas()
 	if !ok || n.left.Load() {
 		return
@@ -362,9 +374,18 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 		newer := slices.ContainsFunc(copies, func(c found) bool { return c.rep.GetVersion() > o.Version })
 		switch {
 		case liveAt != "":
+			ls, ok := liveSeen[o.ID]
+			if !ok || ls.at != liveAt {
+				liveSeen[o.ID] = liveSighting{at: liveAt, since: now}
+				continue
+			}
+			if now.Sub(ls.since) < liveConfirm || !n.alive(liveAt) {
+				continue
+			}
 			n.log.Debug("an orphaned backup's session lives elsewhere; dropped", "session", logID(o.ID), "at", liveAt)
 			r.DropBackup(o.ID, o.Holder)
 			delete(firstSeen, o.ID)
+			delete(liveSeen, o.ID)
 			continue
 		case len(errs) > 0:
 			n.log.Debug("not restoring while a member does not answer", "session", logID(o.ID), "error", errors.Join(errs...))
@@ -387,6 +408,11 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 	for id := range firstSeen {
 		if !seen[id] {
 			delete(firstSeen, id)
+		}
+	}
+	for id := range liveSeen {
+		if !seen[id] {
+			delete(liveSeen, id)
 		}
 	}
 	if restored > 0 {

@@ -29,7 +29,13 @@ type replState struct {
 	// keep copies for it, fenced off once this node's backups are made.
 	previous string
 	stale    []string
+	// dropTries counts the failed drops of copies no longer placed.
+	dropTries map[string]int
 }
+
+// maxDropTries bounds how often a drop is sent to a member that does not
+// answer before its copy is left to expire.
+const maxDropTries = 5
 
 func (m *Manager) replicating() bool { return m.opts.Replication.Replicas != nil }
 
@@ -281,13 +287,25 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if _, err := sendOne(ctx, r, j.to, j.item); err != nil {
-						m.log.Debug("backup no longer placed not dropped; it expires on its own", "session", logID(snap.id), "member", j.to, "error", err)
-					}
+					_, j.err = sendOne(ctx, r, j.to, j.item)
 				}()
-				delete(s.repl.acked, j.to)
 			}
 			wg.Wait()
+			for _, j := range drops {
+				// A drop that failed stays among the acknowledged, so that the
+				// next round (Replan) sends it again; after a few tries the
+				// member is taken for gone and its copy expires on its own.
+				if j.err != nil && s.repl.dropTries[j.to] < maxDropTries {
+					if s.repl.dropTries == nil {
+						s.repl.dropTries = make(map[string]int)
+					}
+					s.repl.dropTries[j.to]++
+					m.log.Debug("backup no longer placed not dropped yet; retrying", "session", logID(snap.id), "member", j.to, "error", j.err)
+					continue
+				}
+				delete(s.repl.acked, j.to)
+				delete(s.repl.dropTries, j.to)
+			}
 			s.repl.takeover = false
 			s.repl.touched = s.lastAccess.Load()
 			if s.repl.previous != "" {
