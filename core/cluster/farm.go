@@ -323,6 +323,16 @@ func (n *Node) movedTo(id string) string {
 	return ""
 }
 
+// movedSince is movedTo for a handover made at or after t.
+func (n *Node) movedSince(id string, t time.Time) string {
+	n.handMu.Lock()
+	defer n.handMu.Unlock()
+	if mv, ok := n.moved[id]; ok && time.Now().Before(mv.until) && !mv.until.Add(-movedTTL).Before(t) {
+		return mv.to
+	}
+	return ""
+}
+
 // sleepCtx waits d, or less if ctx ends first.
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

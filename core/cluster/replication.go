@@ -35,6 +35,8 @@ type Replicas interface {
 	KeepMoved(ctx context.Context, data []byte, holder string) error
 	Holds(id string) bool
 	DropBackup(id, holder string)
+	QuietBackups(alive func(string) bool, quiet time.Duration, limit int) []session.BackupInfo
+	DropStale(id, holder string, version uint64) bool
 	Replan(ctx context.Context)
 	Replicated(id string) []string
 	BackupCount() int
@@ -312,9 +314,11 @@ func (n *Node) restoreLoop(ctx context.Context) {
 	defer tick.Stop()
 	firstSeen := make(map[string]time.Time) // orphans not restored yet
 	liveSeen := make(map[string]liveSighting)
+	checked := make(map[string]time.Time)
 	for {
 		changed := n.ms.Changed()
 		n.restoreOrphans(ctx, firstSeen, liveSeen)
+		n.dropLetGo(ctx, checked)
 		select {
 		case <-ctx.Done():
 			return
@@ -328,6 +332,59 @@ func (n *Node) restoreLoop(ctx context.Context) {
 // is restored by the first live member of the holder's backup list, so the
 // survivors do not race for it; one that stays an orphan for a few rounds
 // (that member is slow or died too) is restored by whichever node has it.
+// Backups whose live holder has been quiet about them for quietFor are
+// asked after, at most quietBatch a round and each once per recheck: a
+// copy whose holder let the session go without this node hearing of it
+// (its drop or fence was lost, or sent to another node) would otherwise
+// stay until the session's expiry.
+const (
+	quietFor   = 10 * time.Second
+	quietBatch = 64
+	recheck    = 30 * time.Second
+)
+
+// dropLetGo asks the holders of quiet backups whether they still hold the
+// sessions, and drops the copies of those that do not.
+func (n *Node) dropLetGo(ctx context.Context, checked map[string]time.Time) {
+	r, ok := n.replicas()
+	if !ok || n.left.Load() {
+		return
+	}
+	now := time.Now()
+	for id, at := range checked {
+		if now.Sub(at) > recheck {
+			delete(checked, id)
+		}
+	}
+	for _, b := range r.QuietBackups(n.aliveHolder, quietFor, quietBatch+len(checked)) {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, ok := checked[b.ID]; ok {
+			continue
+		}
+		checked[b.ID] = now
+		name, _, _ := parseIncarnation(b.Holder)
+		m, ok := n.ms.Member(name)
+		if !ok {
+			continue
+		}
+		c, err := n.client(m.Peer)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+		rep, err := c.FindBackup(cctx, &peerpb.FindBackupRequest{Id: b.ID})
+		cancel()
+		if err != nil || rep.GetLive() {
+			continue
+		}
+		if r.DropStale(b.ID, b.Holder, b.Version) {
+			n.log.Debug("dropped a backup its holder no longer holds", "session", logID(b.ID), "holder", b.Holder)
+		}
+	}
+}
+
 // liveSighting is a member that said it holds an orphan's session live.
 type liveSighting struct {
 	at    string
@@ -478,6 +535,7 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	if !ok || !n.Replicating() {
 		return nil, "", nil
 	}
+	began := time.Now()
 	copies, liveAt, errs := n.survey(ctx, r, id, true)
 	// A backup of this very incarnation's session: this node holds it
 	// (restored here in the background meanwhile), or held it and let it
@@ -505,13 +563,18 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	if len(copies) == 0 {
 		// Restored elsewhere a moment ago (its backup is gone because it
 		// is a session again): the directory says where.
-		if h, err := n.lookup(ctx, id); err == nil && h.name != "" && h.name != n.self && n.aliveIncarnation(h.name, h.started) {
+		h, err := n.lookup(ctx, id)
+		if err == nil && h.name != "" && h.name != n.self && n.aliveIncarnation(h.name, h.started) {
 			return nil, h.name, nil
 		}
 		if len(errs) > 0 {
 			// A member that did not answer may keep the only copy.
 			return nil, "", fmt.Errorf("%w: looking for a backup of %s: %w", ErrUndecided, logID(id), errors.Join(errs...))
 		}
+		// Worth an operator's eye: a session the farm once held and no
+		// member has any more (expired, invalidated — or lost).
+		n.log.Info("no member holds the session or a copy of it", "session", logID(id),
+			"asked", len(n.others()), "directory", h.name, "directory_error", err, "own_copies", mine, "moved_to", n.movedTo(id))
 		return nil, "", nil
 	}
 	best := slices.MaxFunc(copies, func(a, b found) int {
@@ -524,9 +587,10 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	if holder != n.self {
 		return nil, holder, nil // another node restored it first: fetch it from there
 	}
-	if to := n.movedTo(id); to != "" {
+	if to := n.movedSince(id, began); to != "" {
 		// Handed over from here while the backups were asked, before the
-		// receiver's claim reached the directory: it lives there.
+		// receiver's claim reached the directory: it lives there. An older
+		// record is no news: the session has been elsewhere since.
 		return nil, to, nil
 	}
 	stale := slices.Clone(best.rep.GetBackups())

@@ -28,6 +28,8 @@ type backup struct {
 	holder  string
 	backups []string
 	expires time.Time
+	// heard is when the holder last sent anything about the copy.
+	heard time.Time
 }
 
 type fence struct {
@@ -107,7 +109,7 @@ func (m *Manager) applyReplica(ctx context.Context, from string, it *ReplicaItem
 		} else {
 			delete(b.fenced, it.ID)
 		}
-		b.copies[it.ID] = &backup{rec: r, holder: from, backups: slices.Clone(it.Backups), expires: expires}
+		b.copies[it.ID] = &backup{rec: r, holder: from, backups: slices.Clone(it.Backups), expires: expires, heard: time.Now()}
 		return ReplicaOK, nil
 	case ReplicaDelta:
 		raw, err := m.decodeStored(ctx, it.Data)
@@ -131,13 +133,13 @@ func (m *Manager) applyReplica(ctx context.Context, from string, it *ReplicaItem
 			return ReplicaGap, nil
 		}
 		d.apply(c.rec)
-		c.backups, c.expires = slices.Clone(it.Backups), expires
+		c.backups, c.expires, c.heard = slices.Clone(it.Backups), expires, time.Now()
 		return ReplicaOK, nil
 	case ReplicaTouch:
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if c, ok := b.copies[it.ID]; ok && c.holder == from {
-			c.expires = expires
+			c.expires, c.heard = expires, time.Now()
 		}
 		return ReplicaOK, nil
 	case ReplicaDrop:
@@ -213,6 +215,44 @@ func (m *Manager) OrphanBackups(alive func(string) bool) []BackupInfo {
 	return out
 }
 
+// QuietBackups lists, oldest first and at most limit, the backups kept
+// here for a live holder that has sent nothing about them for quiet: the
+// holder may have let the session go without this copy hearing of it.
+func (m *Manager) QuietBackups(alive func(string) bool, quiet time.Duration, limit int) []BackupInfo {
+	b := m.backups
+	b.mu.Lock()
+	type q struct {
+		info  BackupInfo
+		heard time.Time
+	}
+	var qs []q
+	cutoff := time.Now().Add(-quiet)
+	for id, c := range b.copies {
+		if c.heard.Before(cutoff) && alive(c.holder) {
+			qs = append(qs, q{BackupInfo{ID: id, Holder: c.holder, Version: c.rec.version}, c.heard})
+		}
+	}
+	b.mu.Unlock()
+	slices.SortFunc(qs, func(a, b q) int { return a.heard.Compare(b.heard) })
+	out := make([]BackupInfo, 0, min(limit, len(qs)))
+	for _, x := range qs[:min(limit, len(qs))] {
+		out = append(out, x.info)
+	}
+	return out
+}
+
+// DropStale drops the backup if it is still the one kept for holder at
+// version: its holder said it no longer holds the session.
+func (m *Manager) DropStale(id, holder string, version uint64) bool {
+	m.backups.mu.Lock()
+	defer m.backups.mu.Unlock()
+	if c, ok := m.backups.copies[id]; ok && c.holder == holder && c.rec.version == version {
+		delete(m.backups.copies, id)
+		return true
+	}
+	return false
+}
+
 // BackupCount is the number of backups this node keeps.
 func (m *Manager) BackupCount() int {
 	m.backups.mu.Lock()
@@ -258,7 +298,7 @@ func (m *Manager) KeepMoved(ctx context.Context, data []byte, holder string) err
 	if c, ok := b.copies[r.id]; ok && c.rec.version > r.version {
 		return nil // the new holder's own replication got here first
 	}
-	b.copies[r.id] = &backup{rec: r, holder: holder, expires: r.expires().Add(m.backupGrace())}
+	b.copies[r.id] = &backup{rec: r, holder: holder, expires: r.expires().Add(m.backupGrace()), heard: time.Now()}
 	return nil
 }
 
