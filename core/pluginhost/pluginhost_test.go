@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,6 +208,24 @@ func TestSupervisorRestarts(t *testing.T) {
 			pid := s.PID()
 			if err := syscall.Kill(pid, tt.sig); err != nil {
 				t.Fatal(err)
+			}
+			if tt.sig == syscall.SIGSTOP {
+				// kill(2) returns before every thread has stopped: a thread
+				// still running could answer the call below.
+				waitFor(t, "every thread of the process to stop", func() bool {
+					stats, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
+					if err != nil || len(stats) == 0 {
+						return false
+					}
+					for _, f := range stats {
+						st, err := os.ReadFile(f)
+						_, after, ok := strings.Cut(string(st), ") ")
+						if err != nil || !ok || !strings.HasPrefix(after, "T") {
+							return false
+						}
+					}
+					return true
+				})
 			}
 			if tt.sig == syscall.SIGKILL {
 				// Let the process's exit reach go-plugin.
