@@ -163,7 +163,12 @@ func (s *server) settle(id, to string, started int64, commit bool, why string) (
 	n.handMu.Unlock()
 	if commit {
 		if r, ok := n.replicas(); ok && n.Replicating() && started != 0 {
-			if err := r.KeepMoved(context.Background(), h.data, incarnation(to, started)); err != nil {
+			// Bounded: decoding may call a codec plugin, and the receiver
+			// waits for this answer.
+			kctx, cancel := context.WithTimeout(context.Background(), n.cfg.CallTimeout)
+			err := r.KeepMoved(kctx, h.data, incarnation(to, started))
+			cancel()
+			if err != nil {
 				n.log.Warn("the handed-over session not kept as the receiver's backup", "session", logID(id), "to", to, "error", err)
 			} else {
 				kept = true
