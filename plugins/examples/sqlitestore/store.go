@@ -69,10 +69,15 @@ type Store struct {
 	mu  sync.RWMutex
 	db  *sql.DB
 	set settings
+	// writer admits one write transaction at a time. SQLite has one
+	// writer anyway; queued here, in order and bounded by the caller's
+	// context, writers do not rely on SQLite's busy handler, which under
+	// load let one wait past busy_timeout while others kept winning.
+	writer chan struct{}
 }
 
 // New returns an unconfigured store.
-func New() *Store { return &Store{} }
+func New() *Store { return &Store{writer: make(chan struct{}, 1)} }
 
 // Info implements base.Plugin.
 func (s *Store) Info(ctx context.Context) (base.Info, error) {
@@ -219,7 +224,7 @@ func (s *Store) Save(ctx context.Context, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	return inTx(ctx, db, "save", func(tx *sql.Tx) error {
+	return s.inTx(ctx, db, "save", func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, saveSQL)
 		if err != nil {
 			return err
@@ -292,7 +297,7 @@ func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	return inTx(ctx, db, "delete", func(tx *sql.Tx) error {
+	return s.inTx(ctx, db, "delete", func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, deleteSQL)
 		if err != nil {
 			return err
@@ -324,7 +329,7 @@ func (s *Store) DeleteExpired(ctx context.Context, before time.Time, limit int) 
 		expires int64
 	}
 	var gone []removed
-	err = inTx(ctx, db, "delete expired", func(tx *sql.Tx) error {
+	err = s.inTx(ctx, db, "delete expired", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, deleteExpiredSQL, unixNanos(before), limit)
 		if err != nil {
 			return err
@@ -373,7 +378,13 @@ func (s *Store) Close() error {
 }
 
 // inTx runs f in a transaction and commits it, or rolls it back if f fails.
-func inTx(ctx context.Context, db *sql.DB, op string, f func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, db *sql.DB, op string, f func(*sql.Tx) error) error {
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return fail(ctx, op, fmt.Errorf("waiting for the writer: %w", ctx.Err()))
+	}
+	defer func() { <-s.writer }()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(ctx, op, fmt.Errorf("begin: %w", err))
