@@ -91,20 +91,7 @@ app_api {
 			if cfg == nil {
 				t.Fatalf("config: %s", diags.String())
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- serve(ctx, cfg, hclog.NewNullLogger()) }()
-			defer func() {
-				cancel()
-				select {
-				case err := <-served:
-					if err != nil {
-						t.Errorf("serve: %v", err)
-					}
-				case <-time.After(30 * time.Second):
-					t.Error("the node did not stop")
-				}
-			}()
+			serveForTest(t, cfg)
 			waitListening(t, listen)
 
 			resp, err := http.Get("http://" + listen + "/")

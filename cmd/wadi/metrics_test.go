@@ -17,6 +17,26 @@ import (
 	"github.com/wadi-go/wadi/config"
 )
 
+// serveForTest serves cfg until the test ends, then stops it and checks that it
+// stopped cleanly.
+func serveForTest(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, cfg, hclog.NewNullLogger()) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the node did not stop")
+		}
+	})
+}
+
 func freePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,20 +87,7 @@ func TestAdminMetricsMoveWithRequests(t *testing.T) {
 	cfg.Node = config.Node{Name: "metrics", DataDir: t.TempDir()}
 	cfg.HTTP.Listen, cfg.HTTP.App = freePort(t), "demo"
 	cfg.Admin = &config.Admin{Listen: freePort(t)}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, &cfg, hclog.NewNullLogger()) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-served:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("the node did not stop")
-		}
-	}()
+	serveForTest(t, &cfg)
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)

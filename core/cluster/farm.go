@@ -225,15 +225,13 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			// Unknown to the directory, or recorded here but not in memory
 			// (written to the store since): a backup, then the store.
 			n.log.Debug("fetch: no other holder", "session", logID(id), "holder", holder)
-			f, err := n.restoreOr(ctx, id, &h)
-			if f != nil || err != nil || h.name == "" || h.name == n.self {
+			if f, follow, err := n.restoreOr(ctx, id, &h); !follow {
 				return f, err
 			}
 			continue // it lives on another node: fetch it from there
 		case !n.aliveIncarnation(holder, h.started):
 			n.log.Info("session's holder is gone; restoring it from a backup", "session", logID(id), "holder", holder)
-			f, err := n.restoreOr(ctx, id, &h)
-			if f != nil || err != nil || h.name == "" {
+			if f, follow, err := n.restoreOr(ctx, id, &h); !follow {
 				return f, err
 			}
 			continue
@@ -284,8 +282,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				continue
 			}
 			n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
-			f, err := n.restoreOr(ctx, id, &h)
-			if f != nil || err != nil || h.name == "" || h.name == holder {
+			if f, follow, err := n.restoreOr(ctx, id, &h); !follow {
 				return f, err
 			}
 			continue // it lives on another node: fetch it from there
@@ -314,14 +311,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 
 // movedTo names the node this node handed the session to a moment ago,
 // or is empty.
-func (n *Node) movedTo(id string) string {
-	n.handMu.Lock()
-	defer n.handMu.Unlock()
-	if mv, ok := n.moved[id]; ok && time.Now().Before(mv.until) {
-		return mv.to
-	}
-	return ""
-}
+func (n *Node) movedTo(id string) string { return n.movedSince(id, time.Time{}) }
 
 // movedSince is movedTo for a handover made at or after t.
 func (n *Node) movedSince(id string, t time.Time) string {
@@ -345,16 +335,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// restoreOr restores the session from a backup; if another node restored
-// it first, it sets h to that node and returns nil, for the caller to
-// fetch it from there. Without replication there is nothing to restore.
-func (n *Node) restoreOr(ctx context.Context, id string, h *holderRef) (*session.Fetched, error) {
+// restoreOr restores the session from a backup; if it lives on another
+// node (restored there first, or live there), it sets h to that node and
+// reports follow, for the caller to fetch it from there. Without
+// replication there is nothing to restore.
+func (n *Node) restoreOr(ctx context.Context, id string, h *holderRef) (f *session.Fetched, follow bool, err error) {
 	f, other, err := n.restore(ctx, id)
 	if err != nil || f != nil {
-		return f, err
+		return f, false, err
 	}
+	// The restore found the session live on another node (or restored
+	// there first): the fetch goes on there.
+	follow = other != "" && other != h.name && other != n.self
 	*h = holderRef{name: other}
-	return nil, nil
+	return nil, follow, nil
 }
 
 // awaitDeparture waits, bounded by the directory wait, for a holder that

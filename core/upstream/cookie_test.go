@@ -97,12 +97,7 @@ func TestAppCannotSetSessionCookie(t *testing.T) {
 			created := make(chan string, 1)
 			r.setApp(func(w http.ResponseWriter, req *http.Request) {
 				if tt.create {
-					a := r.call("POST", "/v1/sessions", req.Header.Get(RequestHeader), "", nil)
-					if a.Status != http.StatusCreated {
-						t.Errorf("create: %d %s", a.Status, a.Raw)
-					}
-					s, _ := a.Body["id"].(string)
-					created <- s
+					created <- r.createFor(t, req)
 				}
 				for _, c := range tt.app {
 					w.Header().Add("Set-Cookie", c)
@@ -219,12 +214,7 @@ func TestAppCannotSetNodeCookies(t *testing.T) {
 			created := make(chan string, 1)
 			r.setApp(func(w http.ResponseWriter, req *http.Request) {
 				if tt.create {
-					a := r.call("POST", "/v1/sessions", req.Header.Get(RequestHeader), "", nil)
-					if a.Status != http.StatusCreated {
-						t.Errorf("create: %d %s", a.Status, a.Raw)
-					}
-					s, _ := a.Body["id"].(string)
-					created <- s
+					created <- r.createFor(t, req)
 				}
 				switch tt.in {
 				case header:
@@ -321,4 +311,16 @@ func TestNoInjectionInTrailers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// createFor creates a session through the API for the request the app is
+// answering, and returns its id.
+func (r *rig) createFor(t *testing.T, req *http.Request) string {
+	t.Helper()
+	a := r.call("POST", "/v1/sessions", req.Header.Get(RequestHeader), "", nil)
+	if a.Status != http.StatusCreated {
+		t.Errorf("create: %d %s", a.Status, a.Raw)
+	}
+	id, _ := a.Body["id"].(string)
+	return id
 }
