@@ -60,7 +60,8 @@ replication "partitioned" {
 // any later point, so its return is the end of the history.
 type counterIn struct {
 	session int
-	incr    bool // else a read
+	incr    bool   // else a read
+	node    string // the member it was sent to, for the explanation
 }
 
 type counterOut struct {
@@ -103,9 +104,9 @@ var counterModel = porcupine.NondeterministicModel{
 			what = "incr"
 		}
 		if !out.known {
-			return fmt.Sprintf("s%d %s -> ?", in.session, what)
+			return fmt.Sprintf("s%d %s on %s -> ?", in.session, what, in.node)
 		}
-		return fmt.Sprintf("s%d %s -> %d", in.session, what, out.count)
+		return fmt.Sprintf("s%d %s on %s -> %d", in.session, what, in.node, out.count)
 	},
 }
 
@@ -213,7 +214,7 @@ func (l *load) call(ctx context.Context, m *member, i int, incr bool, cookie *ht
 		l.t.Errorf("session %d on %s: the node set a new session %q in place of %q", i, m.name, set.Value, cookie.Value)
 	}
 	l.mu.Lock()
-	l.history = append(l.history, porcupine.Operation{ClientId: i, Input: counterIn{i, incr}, Call: call, Output: out, Return: ret})
+	l.history = append(l.history, porcupine.Operation{ClientId: i, Input: counterIn{session: i, incr: incr, node: m.name}, Call: call, Output: out, Return: ret})
 	took := time.Duration(l.now() - call)
 	l.latency = append(l.latency, sample{at: time.Duration(call), took: took, unknown: err != nil})
 	l.mu.Unlock()
@@ -343,9 +344,12 @@ func (l *load) explain(history []porcupine.Operation) {
 			if op.Return != math.MaxInt64 {
 				ret = time.Duration(op.Return).String()
 			}
-			fmt.Fprintf(&b, "  %v..%s %s\n", time.Duration(op.Call), ret, counterModel.DescribeOperation(op.Input, op.Output))
+			// The wall clock too, to find the call in the nodes' logs.
+			fmt.Fprintf(&b, "  %v..%s (%s) %s\n", time.Duration(op.Call), ret,
+				l.start.Add(time.Duration(op.Call)).UTC().Format("15:04:05.000"), counterModel.DescribeOperation(op.Input, op.Output))
 		}
-		l.t.Logf("history of session %d:\n%s", ops[0].Input.(counterIn).session, b.String())
+		s := ops[0].Input.(counterIn).session
+		l.t.Logf("history of session %d (%s):\n%s", s, sessionID(l.cookies[s].Value), b.String())
 	}
 }
 

@@ -545,15 +545,6 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 	mine := len(copies)
 	copies = slices.DeleteFunc(copies, func(c found) bool { return c.rep.GetHolder() == own })
 	mine -= len(copies)
-	if mine > 0 && len(copies) == 0 && liveAt == "" {
-		switch to := n.movedTo(id); {
-		case r.Holds(id):
-			return nil, "", nil // the manager finds it in memory
-		case to != "":
-			return nil, to, nil
-		}
-		return nil, "", fmt.Errorf("%w: %s left this node a moment ago and has not landed yet", ErrUndecided, logID(id))
-	}
 	if liveAt != "" {
 		// The directory was behind (a move not yet recorded, or a
 		// directory rebuilt from reports): the session lives there.
@@ -561,6 +552,18 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 		return nil, liveAt, nil
 	}
 	if len(copies) == 0 {
+		// Restored here in the background meanwhile, or restored here and
+		// handed on before the receiver's claim reached the directory (its
+		// kept copy names the receiver, which the survey may have asked
+		// before the copy was made): the session is not lost.
+		switch to := n.movedTo(id); {
+		case r.Holds(id):
+			return nil, "", nil // the manager finds it in memory
+		case to != "":
+			return nil, to, nil
+		case mine > 0:
+			return nil, "", fmt.Errorf("%w: %s left this node a moment ago and has not landed yet", ErrUndecided, logID(id))
+		}
 		// Restored elsewhere a moment ago (its backup is gone because it
 		// is a session again): the directory says where.
 		h, err := n.lookup(ctx, id)
@@ -574,7 +577,7 @@ func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string
 		// Worth an operator's eye: a session the farm once held and no
 		// member has any more (expired, invalidated — or lost).
 		n.log.Info("no member holds the session or a copy of it", "session", logID(id),
-			"asked", len(n.others()), "directory", h.name, "directory_error", err, "own_copies", mine, "moved_to", n.movedTo(id))
+			"asked", len(n.others()), "directory", h.name, "directory_error", err)
 		return nil, "", nil
 	}
 	best := slices.MaxFunc(copies, func(a, b found) int {

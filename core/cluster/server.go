@@ -113,6 +113,7 @@ func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peer
 		case mv.to == to && mv.data != nil:
 			// The receiver's confirmation was answered but lost: give it
 			// the record again; this node dropped its copy already.
+			n.log.Debug("migrate: giving the handed-over record again", "session", logID(id), "to", to)
 			return &peerpb.MigrateReply{Found: true, Data: mv.data}, nil
 		}
 		if mv.to == to {

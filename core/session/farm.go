@@ -230,6 +230,7 @@ func (m *Manager) fetch(ctx context.Context, id string) (*Session, Outcome, erro
 		}
 		s.replMu.Unlock()
 		m.dropBackup(id)
+		m.log.Debug("session received", "session", logID(id), "from", f.Previous, "version", s.Version(), "restored", f.Restored)
 		o := OutcomeMigratedIn
 		if f.Restored {
 			o = OutcomeRestored

@@ -486,6 +486,7 @@ func (m *Manager) create(ctx context.Context) (*Session, error) {
 				m.log.Warn("new session not yet registered in the directory", "session", logID(id), "error", err)
 			}
 		}
+		m.log.Debug("session created", "session", logID(id))
 		m.emit(Event{Type: Created, ID: id})
 		return s, nil
 	}

@@ -197,6 +197,7 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 				it.Kind = ReplicaFull
 				if s.repl.takeover {
 					it.Kind = ReplicaTakeover
+					m.log.Debug("replicating as a takeover", "session", logID(snap.id), "to", t, "version", snap.version)
 				}
 			}
 			jobs = append(jobs, &job{to: t, item: it})
