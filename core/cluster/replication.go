@@ -39,6 +39,7 @@ type Replicas interface {
 	DropStale(id, holder string, version uint64) bool
 	Replan(ctx context.Context)
 	Replicated(id string) []string
+	BackupsNow(id string) (members []string, known bool)
 	BackupCount() int
 }
 
@@ -194,7 +195,8 @@ func (s *server) FindBackup(ctx context.Context, req *peerpb.FindBackupRequest) 
 		return nil, status.Error(codes.Unavailable, "find backup: this node is still starting")
 	}
 	if r.Holds(req.GetId()) {
-		return &peerpb.FindBackupReply{Live: true}, nil
+		bs, known := r.BackupsNow(req.GetId())
+		return &peerpb.FindBackupReply{Live: true, LiveBackups: bs, LiveBackupsKnown: known}, nil
 	}
 	data, info, err := r.Backup(ctx, req.GetId())
 	if err != nil {
@@ -343,6 +345,14 @@ const (
 	recheck    = 30 * time.Second
 )
 
+// quietTimes are quietFor and recheck, shortened for farms on one machine.
+func (n *Node) quietTimes() (quiet, again time.Duration) {
+	if n.cfg.Fast {
+		return quietFor / 10, recheck / 10
+	}
+	return quietFor, recheck
+}
+
 // dropLetGo asks the holders of quiet backups whether they still hold the
 // sessions, and drops the copies of those that do not.
 func (n *Node) dropLetGo(ctx context.Context, checked map[string]time.Time) {
@@ -351,12 +361,13 @@ func (n *Node) dropLetGo(ctx context.Context, checked map[string]time.Time) {
 		return
 	}
 	now := time.Now()
+	quiet, again := n.quietTimes()
 	for id, at := range checked {
-		if now.Sub(at) > recheck {
+		if now.Sub(at) > again {
 			delete(checked, id)
 		}
 	}
-	for _, b := range r.QuietBackups(n.aliveHolder, quietFor, quietBatch+len(checked)) {
+	for _, b := range r.QuietBackups(n.aliveHolder, quiet, quietBatch+len(checked)) {
 		if ctx.Err() != nil {
 			return
 		}
@@ -376,11 +387,18 @@ func (n *Node) dropLetGo(ctx context.Context, checked map[string]time.Time) {
 		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
 		rep, err := c.FindBackup(cctx, &peerpb.FindBackupRequest{Id: b.ID})
 		cancel()
-		if err != nil || rep.GetLive() {
+		if err != nil {
+			continue
+		}
+		// A holder that holds the session but does not count this node
+		// among its backups will never update or drop this copy (a kept
+		// copy whose drop was lost): it is as stale as one for a session
+		// the holder let go.
+		if rep.GetLive() && (!rep.GetLiveBackupsKnown() || slices.Contains(rep.GetLiveBackups(), n.self)) {
 			continue
 		}
 		if r.DropStale(b.ID, b.Holder, b.Version) {
-			n.log.Debug("dropped a backup its holder no longer holds", "session", logID(b.ID), "holder", b.Holder)
+			n.log.Debug("dropped a backup its holder no longer counts", "session", logID(b.ID), "holder", b.Holder, "live", rep.GetLive())
 		}
 	}
 }

@@ -1,8 +1,10 @@
 package cluster_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -262,6 +264,68 @@ func TestReplicationTraffic(t *testing.T) {
 			}
 			if m1, _ := red.node.ReplicationTraffic(); m1-m0 != 5*tc.want {
 				t.Fatalf("5 changing requests sent %d replication messages, want %d", m1-m0, 5*tc.want)
+			}
+		})
+	}
+}
+
+// A backup that its holder does not count — a kept copy whose drop was
+// lost, or one for a session the holder let go — is asked after once its
+// holder has been quiet about it, and dropped; the backups the holder
+// counts stay.
+func TestStaleBackupsDropped(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		invalidate bool // the holder lets the session go first
+	}{
+		{"holder counts other backups", false},
+		{"holder let the session go", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFarm(t)
+			f.replicator, f.backups = "partitioned", 1
+			red := f.add("red")
+			f.add("green")
+			f.add("blue")
+			f.settled()
+			b := newBrowsers(1)[0]
+			b.incr(t, red)
+			f.waitCounts(t, 1, 1, 10*time.Second)
+			id, _, _ := strings.Cut(b.cookie, ".")
+			var backup, other *farmNode
+			for _, fn := range f.live() {
+				switch {
+				case fn == red:
+				case fn.mgr.BackupCount() == 1:
+					backup = fn
+				default:
+					other = fn
+				}
+			}
+			if backup == nil || other == nil {
+				t.Fatal("no node keeps the backup, or every node does")
+			}
+			data, info, err := backup.mgr.Backup(context.Background(), id)
+			if err != nil || data == nil {
+				t.Fatalf("backup of the session on %s: %v", backup.name, err)
+			}
+			want := 1
+			if tc.invalidate {
+				if _, err := b.tryPath(red, "/invalidate"); err != nil {
+					t.Fatal(err)
+				}
+				f.waitCounts(t, 0, 0, 5*time.Second)
+				want = 0
+			}
+			if err := other.mgr.KeepMoved(context.Background(), data, info.Holder); err != nil {
+				t.Fatal(err)
+			}
+			if other.mgr.BackupCount() != 1 {
+				t.Fatalf("%s keeps %d backups, want the planted one", other.name, other.mgr.BackupCount())
+			}
+			f.waitCounts(t, want, want, 10*time.Second)
+			if other.mgr.BackupCount() != 0 {
+				t.Fatalf("%s still keeps the copy its holder does not count", other.name)
 			}
 		})
 	}

@@ -489,3 +489,18 @@ func (m *Manager) Replicated(id string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// BackupsNow is Replicated without waiting: known is false while a
+// replication round of the session is in flight (or it is not here).
+func (m *Manager) BackupsNow(id string) (members []string, known bool) {
+	s := m.get(id)
+	if s == nil || !s.replMu.TryLock() {
+		return nil, false
+	}
+	defer s.replMu.Unlock()
+	for t := range s.repl.acked {
+		members = append(members, t)
+	}
+	slices.Sort(members)
+	return members, true
+}

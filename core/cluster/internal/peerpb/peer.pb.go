@@ -1432,9 +1432,15 @@ type FindBackupReply struct {
 	Backups []string `protobuf:"bytes,5,rep,name=backups,proto3" json:"backups,omitempty"`
 	// The answering node holds the session itself, live: whatever the
 	// directory says, the session is there, and no backup may be restored.
-	Live          bool `protobuf:"varint,6,opt,name=live,proto3" json:"live,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Live bool `protobuf:"varint,6,opt,name=live,proto3" json:"live,omitempty"`
+	// With live, the members the answering node counts among the session's
+	// backups: a copy kept by any other member is stale.
+	LiveBackups []string `protobuf:"bytes,7,rep,name=live_backups,json=liveBackups,proto3" json:"live_backups,omitempty"`
+	// Set when live_backups was read: a replication round in flight leaves
+	// it unread rather than keep the caller waiting.
+	LiveBackupsKnown bool `protobuf:"varint,8,opt,name=live_backups_known,json=liveBackupsKnown,proto3" json:"live_backups_known,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *FindBackupReply) Reset() {
@@ -1505,6 +1511,20 @@ func (x *FindBackupReply) GetBackups() []string {
 func (x *FindBackupReply) GetLive() bool {
 	if x != nil {
 		return x.Live
+	}
+	return false
+}
+
+func (x *FindBackupReply) GetLiveBackups() []string {
+	if x != nil {
+		return x.LiveBackups
+	}
+	return nil
+}
+
+func (x *FindBackupReply) GetLiveBackupsKnown() bool {
+	if x != nil {
+		return x.LiveBackupsKnown
 	}
 	return false
 }
@@ -1591,14 +1611,16 @@ const file_peer_proto_rawDesc = "" +
 	"\x0eReplicateReply\x127\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2\x1b.wadi.peer.v1.ReplicaStatusR\bstatuses\"#\n" +
 	"\x11FindBackupRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x9b\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xec\x01\n" +
 	"\x0fFindBackupReply\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x16\n" +
 	"\x06holder\x18\x04 \x01(\tR\x06holder\x12\x18\n" +
 	"\abackups\x18\x05 \x03(\tR\abackups\x12\x12\n" +
-	"\x04live\x18\x06 \x01(\bR\x04live*L\n" +
+	"\x04live\x18\x06 \x01(\bR\x04live\x12!\n" +
+	"\flive_backups\x18\a \x03(\tR\vliveBackups\x12,\n" +
+	"\x12live_backups_known\x18\b \x01(\bR\x10liveBackupsKnown*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
