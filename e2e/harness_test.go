@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wadi-go/wadi/internal/testport"
 )
 
 // wadiBin is the wadi binary built once for the whole run by TestMain.
@@ -45,15 +47,10 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
+// freeAddr returns a loopback address reserved for this test (see testport).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
 }
 
 // node is one wadi process.
@@ -319,29 +316,9 @@ func getJSON(url string, v any) error {
 }
 
 // freeAddrs returns n distinct loopback addresses, each free for TCP and
-// UDP a moment ago: all are held open until all are found, so that none is
-// handed out twice.
+// UDP and reserved for this test: a node restarted on its port finds it
+// still free, whatever else runs beside the test.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var held []io.Closer
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	var out []string
-	for len(out) < n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, ln)
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
-		if err != nil {
-			continue // its UDP twin is taken: try another
-		}
-		held = append(held, pc)
-		out = append(out, ln.Addr().String())
-	}
-	return out
+	return testport.Addrs(t, n)
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wadi-go/wadi/internal/testport"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wadi-go/wadi/config"
@@ -39,12 +41,7 @@ func serveForTest(t *testing.T, cfg *config.Config) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
 }
 
 // scrape returns the admin endpoint's samples, by series as exposed

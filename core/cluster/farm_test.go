@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wadi-go/wadi/internal/testport"
+
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wadi-go/wadi/core/cluster"
@@ -43,21 +45,7 @@ var testLog = func() io.Writer {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port")
-	return ""
+	return testport.Addr(t)
 }
 
 // farmNode is one node of an in-process farm: a cluster node, a session

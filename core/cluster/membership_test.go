@@ -2,35 +2,22 @@ package cluster
 
 import (
 	"bytes"
-	"net"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/wadi-go/wadi/internal/testport"
+
 	"github.com/hashicorp/go-hclog"
 )
 
-// freePort returns a loopback host:port free for TCP and UDP a moment ago,
-// as gossip binds both.
+// freePort returns a loopback host:port free for TCP and UDP, as gossip
+// binds both, reserved for this test.
 func freePort(t testing.TB) string {
 	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free port for TCP and UDP")
-	return ""
+	return testport.Addr(t)
 }
 
 type logBuf struct {
