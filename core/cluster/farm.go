@@ -242,7 +242,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 		}
 		// The holder waits for its own requests to leave the session.
 		cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout+n.cfg.HandoverTimeout)
-		reply, err := c.Migrate(cctx, &peerpb.MigrateRequest{Id: id, To: n.self})
+		reply, err := c.Migrate(cctx, &peerpb.MigrateRequest{Id: id, To: n.self, Unconfirmed: n.unconfirmedBy(id) == holder})
 		cancel()
 		if err != nil {
 			if n.Replicating() && status.Code(err) == codes.Unavailable && n.awaitDeparture(ctx, h) {
@@ -307,6 +307,17 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 		return f, nil
 	}
 	return nil, fmt.Errorf("%w: %s kept moving", ErrUndecided, logID(id))
+}
+
+// unconfirmedBy names the holder whose handover of the session this node
+// could not confirm a moment ago, or is empty.
+func (n *Node) unconfirmedBy(id string) string {
+	n.handMu.Lock()
+	defer n.handMu.Unlock()
+	if u, ok := n.unconfirmed[id]; ok && time.Now().Before(u.until) {
+		return u.to
+	}
+	return ""
 }
 
 // movedTo names the node this node handed the session to a moment ago,
@@ -394,6 +405,15 @@ func (n *Node) settle(ctx context.Context, from, id string, take bool) (kept boo
 	if !take {
 		return false, nil
 	}
+	n.handMu.Lock()
+	if err != nil {
+		// The holder may have let go: this node's copy is dropped unserved,
+		// and the next fetch from that holder asks for the record again.
+		n.unconfirmed[id] = movedTo{to: from, until: time.Now().Add(movedTTL)}
+	} else {
+		delete(n.unconfirmed, id)
+	}
+	n.handMu.Unlock()
 	if err != nil {
 		return false, fmt.Errorf("cluster: %s did not confirm handing %s over: %w", from, logID(id), err)
 	}

@@ -118,6 +118,10 @@ type Node struct {
 	pending   map[string]*handover // exported, waiting for the receiver
 	moved     map[string]movedTo   // handed over a moment ago
 	unclaimed map[string]bool      // claims that failed, retried
+	// unconfirmed names, per session, the holder whose handover this node
+	// took but could not confirm (Release got no answer): this node never
+	// served that copy, and asks that holder for it again by name.
+	unconfirmed map[string]movedTo
 
 	handoffs atomic.Int64 // spreads a leave's batches over the members
 	// handedOver counts sessions this node handed to a requester.
@@ -181,6 +185,7 @@ func Start(cfg Config) (*Node, error) {
 		pending:      make(map[string]*handover),
 		moved:        make(map[string]movedTo),
 		unclaimed:    make(map[string]bool),
+		unconfirmed:  make(map[string]movedTo),
 		reportNeeded: make(chan struct{}, 1),
 	}
 	lis, err := net.Listen("tcp", cfg.Self.Peer)
@@ -454,6 +459,11 @@ func (n *Node) retryClaims(ctx context.Context) {
 		for id, mv := range n.moved {
 			if now.After(mv.until) {
 				delete(n.moved, id)
+			}
+		}
+		for id, u := range n.unconfirmed {
+			if now.After(u.until) {
+				delete(n.unconfirmed, id)
 			}
 		}
 		n.handMu.Unlock()

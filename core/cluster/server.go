@@ -110,9 +110,12 @@ func (s *server) Migrate(ctx context.Context, req *peerpb.MigrateRequest) (*peer
 		switch {
 		case !ok || time.Now().After(mv.until):
 			return &peerpb.MigrateReply{}, nil
-		case mv.to == to && mv.data != nil:
-			// The receiver's confirmation was answered but lost: give it
-			// the record again; this node dropped its copy already.
+		case mv.to == to && mv.data != nil && req.GetUnconfirmed():
+			// The receiver's confirmation was answered but the answer
+			// lost, so it never served its copy: give it the record again;
+			// this node dropped its own already. Only on its word: a
+			// receiver that asks again may have served the session and
+			// handed it on since, and the record here is then stale.
 			n.log.Debug("migrate: giving the handed-over record again", "session", logID(id), "to", to)
 			return &peerpb.MigrateReply{Found: true, Data: mv.data}, nil
 		}

@@ -731,7 +731,13 @@ type MigrateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The node that asks; the holder hands the session over to it alone.
-	To            string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	To string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// The asker took this session from the holder before, and its
+	// confirmation (Release) got no answer, so it never served that copy:
+	// if the holder did let go, it gives the record again. Without this
+	// flag a holder that handed the session to the asker answers that the
+	// asker has it, for the asker may have served it and handed it on since.
+	Unconfirmed   bool `protobuf:"varint,3,opt,name=unconfirmed,proto3" json:"unconfirmed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -778,6 +784,13 @@ func (x *MigrateRequest) GetTo() string {
 		return x.To
 	}
 	return ""
+}
+
+func (x *MigrateRequest) GetUnconfirmed() bool {
+	if x != nil {
+		return x.Unconfirmed
+	}
+	return false
 }
 
 type MigrateReply struct {
@@ -1568,10 +1581,11 @@ const file_peer_proto_rawDesc = "" +
 	"\n" +
 	"incomplete\x18\x03 \x01(\bR\n" +
 	"incomplete\x12%\n" +
-	"\x0eholder_started\x18\x04 \x01(\x03R\rholderStarted\"0\n" +
+	"\x0eholder_started\x18\x04 \x01(\x03R\rholderStarted\"R\n" +
 	"\x0eMigrateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\tR\x02to\"m\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12 \n" +
+	"\vunconfirmed\x18\x03 \x01(\bR\vunconfirmed\"m\n" +
 	"\fMigrateReply\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x19\n" +

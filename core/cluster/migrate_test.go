@@ -1,0 +1,72 @@
+package cluster_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+)
+
+// A holder asked again by a node it handed a session to gives the record
+// again only when that node says its confirmation went unanswered (and so
+// it never served that copy). Otherwise the node may have served the
+// session and handed it on since: the record here is stale, and giving it
+// made two live copies (seen in the five-kill proof).
+func TestMigrateGivesAgainOnlyWhenUnconfirmed(t *testing.T) {
+	f := newFarm(t)
+	red, white, green := f.add("red"), f.add("white"), f.add("green")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	for i, fn := range []*farmNode{red, white, green} {
+		if got := b.incr(t, fn); got != i+1 {
+			t.Fatalf("on %s: count %d, want %d", fn.name, got, i+1)
+		}
+	}
+	id, _, _ := strings.Cut(b.cookie, ".")
+	var peer string
+	for _, m := range red.node.Members() {
+		if m.Name == "red" {
+			peer = m.Peer
+		}
+	}
+	conn, err := grpc.NewClient(peer, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := peerpb.NewPeerClient(conn)
+	tests := []struct {
+		name        string
+		unconfirmed bool
+		found       bool
+	}{
+		{"asked again", false, false},
+		{"confirmation lost", true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			reply, err := c.Migrate(ctx, &peerpb.MigrateRequest{Id: id, To: "white", Unconfirmed: tc.unconfirmed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reply.GetFound() != tc.found || (len(reply.GetData()) > 0) != tc.found {
+				t.Fatalf("found %v with %d bytes, want found %v", reply.GetFound(), len(reply.GetData()), tc.found)
+			}
+		})
+	}
+	// Neither answer moved the session: green still serves it, alone.
+	if got := b.incr(t, green); got != 4 {
+		t.Fatalf("on green: count %d, want 4", got)
+	}
+	if red.mgr.Len() != 0 || white.mgr.Len() != 0 {
+		t.Fatalf("red holds %d, white %d sessions; want none", red.mgr.Len(), white.mgr.Len())
+	}
+}
