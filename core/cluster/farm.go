@@ -298,7 +298,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			Stale:    reply.Backups,
 		}
 		f.Settle = func(take bool) error {
-			kept, err := n.settle(ctx, from, id, take)
+			kept, err := n.settle(ctx, holderRef{name: from, started: started}, id, take)
 			if kept {
 				f.Kept = from
 			}
@@ -384,7 +384,8 @@ func (n *Node) awaitDeparture(ctx context.Context, h holderRef) bool {
 // settle tells the holder whether this node took the session. With take,
 // it returns nil only once the holder has dropped its copy, then records
 // the move in the directory.
-func (n *Node) settle(ctx context.Context, from, id string, take bool) (kept bool, err error) {
+func (n *Node) settle(ctx context.Context, h holderRef, id string, take bool) (kept bool, err error) {
+	from := h.name
 	req := &peerpb.ReleaseRequest{Id: id, To: n.self, Commit: take, Started: n.cfg.Self.Started}
 	var reply *peerpb.ReleaseReply
 	for attempt := range 3 {
@@ -404,6 +405,23 @@ func (n *Node) settle(ctx context.Context, from, id string, take bool) (kept boo
 	}
 	if !take {
 		return false, nil
+	}
+	if err != nil && n.Replicating() && status.Code(err) == codes.Unavailable && n.awaitDeparture(ctx, h) {
+		// The holder died handing the session over. Whether or not it let
+		// go, it serves nothing any more, and the record in hand is the
+		// session as it last served it: this node takes it over as it
+		// would a backup, claiming it over the dead holder (a restorer
+		// that claimed first wins, and this copy is dropped). The first
+		// replication fences the holder's backups, as after any move.
+		holder, cerr := n.claimOver(ctx, id)
+		if cerr == nil && holder == n.self {
+			n.handMu.Lock()
+			delete(n.unconfirmed, id)
+			n.handMu.Unlock()
+			n.log.Info("the holder died handing the session over; taking it over", "session", logID(id), "holder", from)
+			return false, nil
+		}
+		n.log.Debug("the holder died handing the session over; another node has it", "session", logID(id), "holder", from, "claimed_by", holder, "error", cerr)
 	}
 	n.handMu.Lock()
 	if err != nil {

@@ -70,3 +70,33 @@ func TestMigrateGivesAgainOnlyWhenUnconfirmed(t *testing.T) {
 		t.Fatalf("red holds %d, white %d sessions; want none", red.mgr.Len(), white.mgr.Len())
 	}
 }
+
+// A holder that dies between handing a session over and hearing the
+// receiver's confirmation: the receiver takes the record it holds over,
+// as it would a backup, instead of failing the request that wanted it.
+func TestSettleTakesOverFromADeadHolder(t *testing.T) {
+	f := newFarm(t)
+	f.replicator, f.backups = "partitioned", 1
+	red, white := f.add("red"), f.add("white")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	for i := range 2 {
+		if got := b.incr(t, red); got != i+1 {
+			t.Fatalf("count %d, want %d", got, i+1)
+		}
+	}
+	id, _, _ := strings.Cut(b.cookie, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fetched, err := white.node.Fetch(ctx, id)
+	if err != nil || fetched == nil || len(fetched.Data) == 0 {
+		t.Fatalf("Fetch = %v, %v", fetched, err)
+	}
+	f.crash(red)
+	if err := fetched.Settle(true); err != nil {
+		t.Fatalf("Settle after the holder died: %v", err)
+	}
+	if held, err := white.node.HeldHere(ctx, id); err != nil || !held {
+		t.Fatalf("HeldHere = %v, %v; want the directory to name white", held, err)
+	}
+}
