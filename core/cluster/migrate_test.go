@@ -100,3 +100,62 @@ func TestSettleTakesOverFromADeadHolder(t *testing.T) {
 		t.Fatalf("HeldHere = %v, %v; want the directory to name white", held, err)
 	}
 }
+
+// A receiver that dies while a session is being handed to it: the holder
+// serves the session again as soon as membership drops the receiver, not
+// after the handover timeout (10 s, past the requests' 5 s lock wait).
+func TestHandoverToADeadReceiverAbandoned(t *testing.T) {
+	f := newFarm(t)
+	red, white := f.add("red"), f.add("white")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	for i := range 2 {
+		if got := b.incr(t, red); got != i+1 {
+			t.Fatalf("count %d, want %d", got, i+1)
+		}
+	}
+	id, _, _ := strings.Cut(b.cookie, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Red exports the session to white and waits for white to settle.
+	if fetched, err := white.node.Fetch(ctx, id); err != nil || fetched == nil {
+		t.Fatalf("Fetch = %v, %v", fetched, err)
+	}
+	f.crash(white)
+	if got := b.incr(t, red); got != 3 {
+		t.Fatalf("on red after the receiver died: count %d, want 3", got)
+	}
+}
+
+// The inventory lists each session in memory with the backups that have
+// it, and each backup with its holder: the counts an operator (and the
+// end-to-end tests) check after a run.
+func TestInventory(t *testing.T) {
+	f := newFarm(t)
+	f.replicator, f.backups = "partitioned", 1
+	red, white := f.add("red"), f.add("white")
+	f.settled()
+	const n = 3
+	for range n {
+		b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+		b.incr(t, red)
+	}
+	f.waitCounts(t, n, n, 10*time.Second)
+	held, kept := red.mgr.Inventory(), white.mgr.Inventory()
+	if len(held.Sessions) != n || len(held.Backups) != 0 {
+		t.Fatalf("red's inventory: %+v; want %d sessions and no backups", held, n)
+	}
+	for _, s := range held.Sessions {
+		if len(s.Backups) != 1 || s.Backups[0] != "white" || s.Version == 0 {
+			t.Errorf("red's session %+v: want version > 0 and backed up on white", s)
+		}
+	}
+	if len(kept.Sessions) != 0 || len(kept.Backups) != n {
+		t.Fatalf("white's inventory: %+v; want %d backups and no sessions", kept, n)
+	}
+	for _, c := range kept.Backups {
+		if !strings.HasPrefix(c.Holder, "red") {
+			t.Errorf("white's backup %+v: want its holder red", c)
+		}
+	}
+}
