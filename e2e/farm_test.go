@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,6 +55,8 @@ type farmOptions struct {
 	// serving the demo: it starts the member's application on m.app and
 	// returns the member's app_api listen address.
 	upstream func(f *e2eFarm, m *member) (apiListen string)
+	// zones, if set, gives the i-th member the zone zones[i].
+	zones []string
 }
 
 // startE2EFarm writes the configuration of n members as o says, starts
@@ -90,11 +93,15 @@ func startE2EFarm(t *testing.T, n int, o farmOptions) *e2eFarm {
 			app = fmt.Sprintf("  upstream = %q", "http://"+m.app)
 			apiBlock = fmt.Sprintf("app_api {\n  listen = %q\n}", o.upstream(f, m))
 		}
+		zone := ""
+		if i := slices.Index(f.members, m); i < len(o.zones) {
+			zone = fmt.Sprintf("  zone     = %q\n", o.zones[i])
+		}
 		m.cfg = writeConfig(t, dir, m.name+".hcl", fmt.Sprintf(`
 node {
   name     = %q
   data_dir = %q
-}
+%s}
 http {
   listen = %q
 %s
@@ -120,7 +127,7 @@ admin {
   listen = %q
 }
 %s
-`, m.name, filepath.Join(dir, m.name), m.http, app, apiBlock, o.sessionExtra, sqlite, filepath.Join(dir, "shared.sqlite"),
+`, m.name, filepath.Join(dir, m.name), zone, m.http, app, apiBlock, o.sessionExtra, sqlite, filepath.Join(dir, "shared.sqlite"),
 			m.gossip, m.peer, strings.Join(join, ", "), m.admin, o.blocks))
 	}
 	for _, m := range f.members {

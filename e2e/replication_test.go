@@ -635,3 +635,64 @@ func killStickyNode(t *testing.T, f *e2eFarm, lb string) {
 	}
 	f.waitBackups(len(browsers), 1)
 }
+
+// inventoryView is the admin API's /v1/inventory.
+type inventoryView struct {
+	Sessions []struct {
+		ID      string   `json:"id"`
+		Backups []string `json:"backups"`
+	} `json:"sessions"`
+}
+
+// The placement honours the replicator's constraints: with the example
+// zone replicator, a plugin process beside every member, each session's
+// backup lives outside its holder's zone, and follows that rule again when
+// the session moves to the other zone.
+func TestReplicationZonesPlugin(t *testing.T) {
+	zones, sum := buildExample(t, t.TempDir(), "zonereplicator")
+	f := startE2EFarm(t, 4, farmOptions{
+		zones: []string{"z1", "z1", "z2", "z2"},
+		blocks: fmt.Sprintf(`
+plugin "zones" {
+  path   = %q
+  sha256 = %q
+}
+replication "zones" {
+  backups = 1
+}
+`, zones, sum),
+	})
+	zoneOf := map[string]string{}
+	for i, m := range f.members {
+		zoneOf[m.name] = []string{"z1", "z1", "z2", "z2"}[i]
+	}
+	clients := make([]*client, 8)
+	check := func(holder *member) {
+		t.Helper()
+		f.waitBackups(len(clients), 1)
+		var inv inventoryView
+		if err := getJSON("http://"+holder.admin+"/v1/inventory", &inv); err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Sessions) != len(clients) {
+			t.Fatalf("%s holds %d sessions, want %d", holder.name, len(inv.Sessions), len(clients))
+		}
+		for _, s := range inv.Sessions {
+			if len(s.Backups) != 1 || zoneOf[s.Backups[0]] == zoneOf[holder.name] {
+				t.Errorf("session %s on %s (zone %s) is backed up on %v: want one backup in the other zone", s.ID, holder.name, zoneOf[holder.name], s.Backups)
+			}
+		}
+	}
+	red, blue := f.members[0], f.members[2]
+	for i := range clients {
+		clients[i] = newClient(t)
+		clients[i].incr(red.http)
+	}
+	check(red)
+	for i, c := range clients {
+		if got := c.incr(blue.http); got != 2 {
+			t.Fatalf("client %d on blue: count %d, want 2", i, got)
+		}
+	}
+	check(blue)
+}
