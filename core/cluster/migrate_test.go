@@ -159,3 +159,62 @@ func TestInventory(t *testing.T) {
 		}
 	}
 }
+
+// A receiver whose confirmation reached the holder but whose answer did
+// not (here: the receiver's context ends first) fetches the session again
+// by itself, without waiting for a request: the holder let go, and the
+// record it kept as the receiver's backup is the only copy, which the
+// holder would drop as a backup its holder does not hold.
+func TestUnconfirmedHandoverFetchedAgain(t *testing.T) {
+	f := newFarm(t)
+	f.replicator, f.backups = "partitioned", 1
+	red, white := f.add("red"), f.add("white")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	for i := range 2 {
+		if got := b.incr(t, red); got != i+1 {
+			t.Fatalf("count %d, want %d", got, i+1)
+		}
+	}
+	id, _, _ := strings.Cut(b.cookie, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fctx, fcancel := context.WithCancel(ctx)
+	fetched, err := white.node.Fetch(fctx, id)
+	if err != nil || fetched == nil {
+		t.Fatalf("Fetch = %v, %v", fetched, err)
+	}
+	// The confirmation lands; its answer is lost to the receiver.
+	var whiteStarted int64
+	var peer string
+	for _, m := range red.node.Members() {
+		switch m.Name {
+		case "red":
+			peer = m.Peer
+		case "white":
+			whiteStarted = m.Started
+		}
+	}
+	conn, err := grpc.NewClient(peer, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := peerpb.NewPeerClient(conn).Release(ctx, &peerpb.ReleaseRequest{Id: id, To: "white", Commit: true, Started: whiteStarted}); err != nil {
+		t.Fatal(err)
+	}
+	fcancel()
+	if err := fetched.Settle(true); err == nil {
+		t.Fatal("Settle with its context ended succeeded")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for white.mgr.Len() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("white holds %d sessions, red %d, after 10s; want white to have fetched it", white.mgr.Len(), red.mgr.Len())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := b.incr(t, white); got != 3 {
+		t.Fatalf("on white: count %d, want 3", got)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wadi-go/wadi/core/session"
+
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -27,6 +29,9 @@ type Sessions interface {
 	Import(ctx context.Context, data []byte) (string, error)
 	SessionIDs() []string
 	Len() int
+	// Hold brings the session into memory here, fetching it from the farm
+	// if need be, and holds it until release (session.Manager.Hold).
+	Hold(ctx context.Context, id string) (s *session.Session, release func(context.Context) error, err error)
 }
 
 // Config configures a farm node.
@@ -473,6 +478,45 @@ func (n *Node) retryClaims(ctx context.Context) {
 				delete(n.unclaimed, id)
 				n.handMu.Unlock()
 			}
+		}
+		n.fetchUnconfirmed(ctx)
+	}
+}
+
+// fetchUnconfirmed fetches again the sessions whose handover this node
+// took but could not confirm. If the holder did let go, the record it kept
+// as this node's backup is the session's only copy, and with no request
+// here to ask for it, it would be dropped as a backup whose holder (this
+// node) does not hold the session. If the holder serves it again, the
+// session comes here all the same: its requests did.
+func (n *Node) fetchUnconfirmed(ctx context.Context) {
+	n.handMu.Lock()
+	ids := make([]string, 0, len(n.unconfirmed))
+	for id := range n.unconfirmed {
+		ids = append(ids, id)
+	}
+	n.handMu.Unlock()
+	mgr, err := n.mgr()
+	if err != nil || len(ids) == 0 {
+		return
+	}
+	for _, id := range ids {
+		hctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout+n.cfg.HandoverTimeout)
+		_, release, err := mgr.Hold(hctx, id)
+		if err == nil {
+			err = release(hctx)
+		}
+		cancel()
+		switch {
+		case err == nil || errors.Is(err, session.ErrNoSession):
+			n.handMu.Lock()
+			delete(n.unconfirmed, id)
+			n.handMu.Unlock()
+			n.log.Debug("fetched again a session whose handover went unconfirmed", "session", logID(id), "error", err)
+		case ctx.Err() != nil:
+			return
+		default:
+			n.log.Debug("fetching again a session whose handover went unconfirmed", "session", logID(id), "error", err)
 		}
 	}
 }
