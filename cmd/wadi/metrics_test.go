@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wadi-go/wadi/internal/testport"
-
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wadi-go/wadi/config"
+	"github.com/wadi-go/wadi/internal/testport"
 )
 
 // serveForTest serves cfg until the test ends, then stops it and checks that it

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wadi-go/wadi/internal/testport"
-
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/wadi-go/wadi/internal/testport"
 )
 
 // freePort returns a loopback host:port free for TCP and UDP, as gossip

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wadi-go/wadi/core/session"
-
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -20,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
+	"github.com/wadi-go/wadi/core/session"
 )
 
 // Sessions is what the node needs of the session manager; *session.Manager
