@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,11 @@ type load struct {
 	unknown  atomic.Int64
 	acked    atomic.Int64
 	errs     sync.Map // first error text by kind, for the log
+	// liveErrs counts, by kind, the failed requests to a member that was
+	// up when they were sent and still was when they returned: not the
+	// killed node's own requests, which the kill cuts.
+	liveMu   sync.Mutex
+	liveErrs map[string]int
 
 	// up is the members clients may pick: the running ones.
 	upMu sync.Mutex
@@ -126,7 +132,7 @@ type sample struct {
 }
 
 func newLoad(t *testing.T, f *e2eFarm, sessions int) *load {
-	l := &load{t: t, f: f, start: time.Now(), hc: &http.Client{Timeout: 20 * time.Second}}
+	l := &load{t: t, f: f, start: time.Now(), hc: &http.Client{Timeout: 20 * time.Second}, liveErrs: map[string]int{}}
 	l.setUp()
 	for i := range sessions {
 		out, ck, err := l.call(context.Background(), l.pick(), i, true, nil)
@@ -156,6 +162,25 @@ func (l *load) pick() *member {
 	return l.up[rand.IntN(len(l.up))]
 }
 
+func (l *load) isUp(m *member) bool {
+	l.upMu.Lock()
+	defer l.upMu.Unlock()
+	return slices.Contains(l.up, m)
+}
+
+// errKind is an error's text without what varies from one request to the
+// next (ids, addresses), to count failures by kind.
+func errKind(err error) string {
+	s := variable.ReplaceAllString(err.Error(), "…")
+	if i := strings.Index(s, " desc = "); i > 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// variable matches shortened session ids, addresses and ports.
+var variable = regexp.MustCompile(`[A-Za-z0-9_-]{8}…|127\.0\.0\.1:\d+|:\d+->`)
+
 // down takes m out of the members clients pick, before it is killed.
 func (l *load) down(m *member) {
 	l.upMu.Lock()
@@ -177,7 +202,7 @@ func (l *load) call(ctx context.Context, m *member, i int, incr bool, cookie *ht
 	if incr {
 		method, path = "POST", "/api/incr"
 	}
-	call := l.now()
+	call, wasUp := l.now(), l.isUp(m)
 	out, set, err := l.request(ctx, method, "http://"+m.http+path, cookie)
 	ret := l.now()
 	if err != nil {
@@ -190,6 +215,11 @@ func (l *load) call(ctx context.Context, m *member, i int, incr bool, cookie *ht
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			ret = math.MaxInt64
+		}
+		if wasUp && l.isUp(m) {
+			l.liveMu.Lock()
+			l.liveErrs[errKind(err)]++
+			l.liveMu.Unlock()
 		}
 	} else if incr {
 		l.acked.Add(1)
@@ -308,6 +338,11 @@ func (l *load) check() {
 		l.t.Logf("  unknown outcomes include: %v", v)
 		return true
 	})
+	l.liveMu.Lock()
+	for kind, n := range l.liveErrs {
+		l.t.Logf("  failed on a member that stayed up: %d × %s", n, kind)
+	}
+	l.liveMu.Unlock()
 	if res != porcupine.Ok {
 		l.t.Errorf("the sessions' histories are not linearizable (%s): an acknowledged change was lost or a stale copy answered", res)
 		l.explain(history)
