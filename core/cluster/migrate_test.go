@@ -10,8 +10,45 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/wadi-go/wadi/core/cluster"
 	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
 )
+
+// sessionOn makes a session on fn with n requests, and returns its
+// browser and id.
+func sessionOn(t *testing.T, fn *farmNode, n int) (*browser, string) {
+	t.Helper()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	for i := range n {
+		if got := b.incr(t, fn); got != i+1 {
+			t.Fatalf("on %s: count %d, want %d", fn.name, got, i+1)
+		}
+	}
+	id, _, _ := strings.Cut(b.cookie, ".")
+	return b, id
+}
+
+// member is fn's view of the member called name.
+func member(fn *farmNode, name string) (cluster.Member, bool) {
+	for _, m := range fn.node.Members() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return cluster.Member{}, false
+}
+
+// peerClient calls fn's peer transport directly, as another member would.
+func peerClient(t *testing.T, fn *farmNode) peerpb.PeerClient {
+	t.Helper()
+	self, _ := member(fn, fn.name)
+	conn, err := grpc.NewClient(self.Peer, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return peerpb.NewPeerClient(conn)
+}
 
 // A holder asked again by a node it handed a session to gives the record
 // again only when that node says its confirmation went unanswered (and so
@@ -29,18 +66,7 @@ func TestMigrateGivesAgainOnlyWhenUnconfirmed(t *testing.T) {
 		}
 	}
 	id, _, _ := strings.Cut(b.cookie, ".")
-	var peer string
-	for _, m := range red.node.Members() {
-		if m.Name == "red" {
-			peer = m.Peer
-		}
-	}
-	conn, err := grpc.NewClient(peer, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c := peerpb.NewPeerClient(conn)
+	c := peerClient(t, red)
 	tests := []struct {
 		name        string
 		unconfirmed bool
@@ -79,13 +105,7 @@ func TestSettleTakesOverFromADeadHolder(t *testing.T) {
 	f.replicator, f.backups = "partitioned", 1
 	red, white := f.add("red"), f.add("white")
 	f.settled()
-	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
-	for i := range 2 {
-		if got := b.incr(t, red); got != i+1 {
-			t.Fatalf("count %d, want %d", got, i+1)
-		}
-	}
-	id, _, _ := strings.Cut(b.cookie, ".")
+	_, id := sessionOn(t, red, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fetched, err := white.node.Fetch(ctx, id)
@@ -108,13 +128,7 @@ func TestHandoverToADeadReceiverAbandoned(t *testing.T) {
 	f := newFarm(t)
 	red, white := f.add("red"), f.add("white")
 	f.settled()
-	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
-	for i := range 2 {
-		if got := b.incr(t, red); got != i+1 {
-			t.Fatalf("count %d, want %d", got, i+1)
-		}
-	}
-	id, _, _ := strings.Cut(b.cookie, ".")
+	b, id := sessionOn(t, red, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Red exports the session to white and waits for white to settle.
@@ -170,13 +184,7 @@ func TestUnconfirmedHandoverFetchedAgain(t *testing.T) {
 	f.replicator, f.backups = "partitioned", 1
 	red, white := f.add("red"), f.add("white")
 	f.settled()
-	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
-	for i := range 2 {
-		if got := b.incr(t, red); got != i+1 {
-			t.Fatalf("count %d, want %d", got, i+1)
-		}
-	}
-	id, _, _ := strings.Cut(b.cookie, ".")
+	b, id := sessionOn(t, red, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	fctx, fcancel := context.WithCancel(ctx)
@@ -185,22 +193,8 @@ func TestUnconfirmedHandoverFetchedAgain(t *testing.T) {
 		t.Fatalf("Fetch = %v, %v", fetched, err)
 	}
 	// The confirmation lands; its answer is lost to the receiver.
-	var whiteStarted int64
-	var peer string
-	for _, m := range red.node.Members() {
-		switch m.Name {
-		case "red":
-			peer = m.Peer
-		case "white":
-			whiteStarted = m.Started
-		}
-	}
-	conn, err := grpc.NewClient(peer, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := peerpb.NewPeerClient(conn).Release(ctx, &peerpb.ReleaseRequest{Id: id, To: "white", Commit: true, Started: whiteStarted}); err != nil {
+	white0, _ := member(red, "white")
+	if _, err := peerClient(t, red).Release(ctx, &peerpb.ReleaseRequest{Id: id, To: "white", Commit: true, Started: white0.Started}); err != nil {
 		t.Fatal(err)
 	}
 	fcancel()
