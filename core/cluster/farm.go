@@ -197,8 +197,16 @@ func (n *Node) Released(ids []string) {
 	}()
 }
 
-// maxHops bounds how far a fetch follows a session that keeps moving.
-const maxHops = 10
+// A fetch follows a session that keeps moving for minHops hops, and on up
+// to maxHops while within its wait (the call and handover timeouts). Every
+// hop follows fresher news of the session (two nodes' requests
+// racing for it send it back and forth under each other's fetches), so
+// the bound is mostly time: a count alone gave up on sessions that were
+// only busy.
+const (
+	minHops = 10
+	maxHops = 50
+)
 
 // Fetch implements session.Farm: it finds the session's holder in the
 // directory and has the session handed over to this node; if the holder
@@ -212,7 +220,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 	// Waiting for a handover in flight to land is not a hop: under
 	// contention a session can be in flight at every look.
 	waitUntil := time.Now().Add(n.cfg.CallTimeout + n.cfg.HandoverTimeout)
-	for hops := 0; hops < maxHops; hops++ {
+	for hops := 0; hops < minHops || (hops < maxHops && time.Now().Before(waitUntil)); hops++ {
 		holder := h.name
 		switch {
 		case holder == n.self && n.movedTo(id) != "":
