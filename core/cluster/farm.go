@@ -233,13 +233,13 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			// Unknown to the directory, or recorded here but not in memory
 			// (written to the store since): a backup, then the store.
 			n.log.Debug("fetch: no other holder", "session", logID(id), "holder", holder)
-			if f, follow, err := n.restoreOr(ctx, id, &h); !follow {
+			if f, follow, err := n.restoreOr(ctx, id, &h, false); !follow {
 				return f, err
 			}
 			continue // it lives on another node: fetch it from there
 		case !n.aliveIncarnation(holder, h.started):
 			n.log.Info("session's holder is gone; restoring it from a backup", "session", logID(id), "holder", holder)
-			if f, follow, err := n.restoreOr(ctx, id, &h); !follow {
+			if f, follow, err := n.restoreOr(ctx, id, &h, true); !follow {
 				return f, err
 			}
 			continue
@@ -290,7 +290,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				continue
 			}
 			n.log.Debug("fetch: the holder does not have it", "session", logID(id), "holder", holder, "moved_to", reply.MovedTo)
-			if f, follow, err := n.restoreOr(ctx, id, &h); !follow {
+			if f, follow, err := n.restoreOr(ctx, id, &h, true); !follow {
 				return f, err
 			}
 			continue // it lives on another node: fetch it from there
@@ -357,9 +357,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // restoreOr restores the session from a backup; if it lives on another
 // node (restored there first, or live there), it sets h to that node and
 // reports follow, for the caller to fetch it from there. Without
-// replication there is nothing to restore.
-func (n *Node) restoreOr(ctx context.Context, id string, h *holderRef) (f *session.Fetched, follow bool, err error) {
-	f, other, err := n.restore(ctx, id)
+// replication there is nothing to restore. lost says the directory named a
+// holder that is gone or does not have the session.
+func (n *Node) restoreOr(ctx context.Context, id string, h *holderRef, lost bool) (f *session.Fetched, follow bool, err error) {
+	f, other, err := n.restore(ctx, id, lost)
 	if err != nil || f != nil {
 		return f, false, err
 	}

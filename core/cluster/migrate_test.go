@@ -212,3 +212,38 @@ func TestUnconfirmedHandoverFetchedAgain(t *testing.T) {
 		t.Fatalf("on white: count %d, want 3", got)
 	}
 }
+
+// Without replication there is nothing to restore, but a directory entry
+// that names a member that is gone may be a move whose claim has not
+// landed (the holder handed the session on as it left): the fetch asks
+// the members whether one has the session live, and follows it there,
+// instead of giving the request a new session.
+func TestLostEntryFollowedWithoutReplication(t *testing.T) {
+	f := newFarm(t)
+	red, white, green := f.add("red"), f.add("white"), f.add("green")
+	f.settled()
+	b, id := sessionOn(t, white, 2)
+	red0, _ := member(white, "red")
+	f.crash(red)
+	f.settled()
+	tb := white.node.Table()
+	var owner *farmNode
+	for _, fn := range []*farmNode{white, green} {
+		if fn.name == tb.Owner(cluster.Partition(id, 31)) {
+			owner = fn
+		}
+	}
+	// The directory is told, as by a late move, that red holds it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := peerClient(t, owner).Register(ctx, &peerpb.RegisterRequest{
+		Version: &peerpb.Version{N: tb.Version.N, By: tb.Version.By},
+		Mode:    peerpb.Mode_MODE_MOVE, From: "red",
+		Entries: []*peerpb.Entry{{Id: id, Holder: "red", Started: red0.Started}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.incr(t, green); got != 3 {
+		t.Fatalf("on green: count %d, want 3 (the session lives on white)", got)
+	}
+}

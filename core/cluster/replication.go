@@ -548,9 +548,24 @@ func (n *Node) survey(ctx context.Context, r Replicas, id string, self bool) (co
 // to the directory): the backups of the live members are asked, the
 // newest copy is claimed in the directory — which refuses if another node
 // restored it first — and returned.
-func (n *Node) restore(ctx context.Context, id string) (*session.Fetched, string, error) {
+func (n *Node) restore(ctx context.Context, id string, lost bool) (*session.Fetched, string, error) {
 	r, ok := n.replicas()
-	if !ok || !n.Replicating() {
+	if !ok {
+		return nil, "", nil
+	}
+	if !n.Replicating() {
+		// No backups to restore from. But a directory entry that names a
+		// holder that is gone, or does not have the session, may be a move
+		// whose claim has not landed (the holder handed the session on as
+		// it left): the members are asked whether one has it live before
+		// the caller turns to the store, which would give the request an
+		// older copy, or none.
+		if lost {
+			if _, at, _ := n.survey(ctx, r, id, false); at != "" && at != n.self {
+				n.log.Debug("restore: the session is live elsewhere", "session", logID(id), "at", at)
+				return nil, at, nil
+			}
+		}
 		return nil, "", nil
 	}
 	began := time.Now()
