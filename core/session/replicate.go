@@ -257,12 +257,23 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 				j.item.Kind, j.item.Data, j.item.Base = ReplicaFull, full, 0
 				j.st, j.err = sendOne(ctx, r, j.to, j.item)
 			}
+			holder := holderUnknown
+			if j.err == nil && j.st == ReplicaFenced {
+				holder = m.stillHolder(ctx, snap.id)
+			}
 			switch {
 			case j.err != nil:
 				delete(s.repl.acked, j.to)
 				lastErr = j.err
 				failed++
-			case j.st == ReplicaFenced && m.stillHolder(ctx, snap.id):
+			case j.st == ReplicaFenced && holder == holderUnknown:
+				// The directory did not answer (rebuilt after a death, say):
+				// neither copy is taken for stale on no word. Tried again
+				// until the replication deadline.
+				delete(s.repl.acked, j.to)
+				lastErr = fmt.Errorf("%s keeps another holder's copy of %s, and the directory did not say whose the session is", j.to, logID(snap.id))
+				failed++
+			case j.st == ReplicaFenced && holder == holderHere:
 				// The backup keeps a copy for another holder (a late
 				// message from a node that handed the session here, or a
 				// restore that lost to this node), but the directory names
@@ -326,15 +337,31 @@ func (m *Manager) replicateLocked(ctx context.Context, s *Session, wait bool) er
 }
 
 // stillHolder reads whether the directory names this node as the
-// session's holder. A read, not a claim: a node taken over must not take
-// the entry back.
-func (m *Manager) stillHolder(ctx context.Context, id string) bool {
+// session's holder, or that it did not answer. A read, not a claim: a
+// node taken over must not take the entry back.
+func (m *Manager) stillHolder(ctx context.Context, id string) holderAnswer {
 	if m.opts.Farm == nil {
-		return false
+		return holderElsewhere
 	}
 	here, err := m.opts.Farm.HeldHere(ctx, id)
-	return err == nil && here
+	switch {
+	case err != nil:
+		m.log.Debug("the directory did not say who holds a session a backup refused", "session", logID(id), "error", err)
+		return holderUnknown
+	case here:
+		return holderHere
+	}
+	return holderElsewhere
 }
+
+// holderAnswer is the directory's word on a session's holder.
+type holderAnswer int
+
+const (
+	holderUnknown holderAnswer = iota // no answer
+	holderHere
+	holderElsewhere
+)
 
 func sendOne(ctx context.Context, r Replicas, to string, it ReplicaItem) (ReplicaStatus, error) {
 	st, err := r.Send(ctx, to, []ReplicaItem{it})
