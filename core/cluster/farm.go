@@ -220,8 +220,12 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 	// Waiting for a handover in flight to land is not a hop: under
 	// contention a session can be in flight at every look.
 	waitUntil := time.Now().Add(n.cfg.CallTimeout + n.cfg.HandoverTimeout)
+	// sentBy is the node whose word (MovedTo) sent the fetch to the holder
+	// of this hop, if one did.
+	var sentBy string
 	for hops := 0; hops < minHops || (hops < maxHops && time.Now().Before(waitUntil)); hops++ {
-		holder := h.name
+		holder, sender := h.name, sentBy
+		sentBy = ""
 		switch {
 		case holder == n.self && n.movedTo(id) != "":
 			// Handed over a moment ago and the receiver has not claimed
@@ -241,6 +245,17 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			n.log.Info("session's holder is gone; restoring it from a backup", "session", logID(id), "holder", holder)
 			if f, follow, err := n.restoreOr(ctx, id, &h, true); !follow {
 				return f, err
+			}
+			if h.name == sender && time.Now().Before(waitUntil) {
+				// Sent back to the node that handed the session to the
+				// dead holder: the directory still names it (the dead
+				// holder's claim never landed), so only it can restore the
+				// session, which it does as soon as it sees the death.
+				// Waited for, not chased round the loop.
+				if err := sleepCtx(ctx, n.backoff()); err != nil {
+					return nil, err
+				}
+				hops--
 			}
 			continue
 		}
@@ -278,7 +293,7 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 			// The holder's word on where the session went is fresher than
 			// this node's own record, which may be from an earlier visit.
 			if reply.MovedTo != "" && reply.MovedTo != n.self {
-				h = holderRef{name: reply.MovedTo}
+				h, sentBy = holderRef{name: reply.MovedTo}, holder
 				n.log.Debug("fetch: the holder handed it on; following", "session", logID(id), "holder", holder, "to", h.name)
 				continue
 			}

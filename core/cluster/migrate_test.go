@@ -247,3 +247,30 @@ func TestLostEntryFollowedWithoutReplication(t *testing.T) {
 		t.Fatalf("on green: count %d, want 3 (the session lives on white)", got)
 	}
 }
+
+// A receiver that dies after the holder let go but before its claim
+// reached the directory: the directory still names the old holder, which
+// says it handed the session on. The old holder's kept record is the
+// session; it restores it, and a request elsewhere meanwhile waits for
+// that instead of chasing the session between the two and failing.
+func TestReceiverDiesBeforeItsClaim(t *testing.T) {
+	f := newFarm(t)
+	f.replicator, f.backups = "partitioned", 1
+	black, red, blue := f.add("black"), f.add("red"), f.add("blue")
+	f.settled()
+	b, id := sessionOn(t, black, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Red takes the session and confirms; its claim never leaves it.
+	if fetched, err := red.node.Fetch(ctx, id); err != nil || fetched == nil {
+		t.Fatalf("Fetch = %v, %v", fetched, err)
+	}
+	red0, _ := member(black, "red")
+	if _, err := peerClient(t, black).Release(ctx, &peerpb.ReleaseRequest{Id: id, To: "red", Commit: true, Started: red0.Started}); err != nil {
+		t.Fatal(err)
+	}
+	f.crash(red)
+	if got := b.incr(t, blue); got != 3 {
+		t.Fatalf("on blue: count %d, want 3", got)
+	}
+}

@@ -431,9 +431,17 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 		if _, ok := firstSeen[o.ID]; !ok {
 			firstSeen[o.ID] = now
 		}
+		// A session this node handed to the dead holder, whose claim may
+		// never have reached the directory: the directory may still name
+		// this node, and then only this node's claim is taken. It goes
+		// first.
+		handedToIt := false
+		if name, _, ok := parseIncarnation(o.Holder); ok && n.movedTo(o.ID) == name {
+			handedToIt = true
+		}
 		designated := n.self
 		for _, b := range o.Backups {
-			if n.alive(b) {
+			if n.alive(b) && !handedToIt {
 				designated = b
 				break
 			}
@@ -465,6 +473,12 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 		case len(errs) > 0:
 			n.log.Debug("not restoring while a member does not answer", "session", logID(o.ID), "error", errors.Join(errs...))
 			continue
+		case newer && handedToIt && !r.Holds(o.ID):
+			// The member with the newer copy restores it, which it cannot
+			// while the directory names this node: that entry goes.
+			n.log.Debug("an orphaned session has a newer copy elsewhere; this node's directory entry released", "session", logID(o.ID))
+			n.Released([]string{o.ID})
+			continue
 		case newer:
 			continue // the member with the newer copy restores it
 		}
@@ -474,8 +488,12 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 			restored++
 			delete(firstSeen, o.ID)
 		case errors.Is(err, session.ErrHeldElsewhere):
-			n.log.Debug("an orphaned backup's session lives elsewhere; dropped", "session", logID(o.ID), "error", err)
-			delete(firstSeen, o.ID)
+			// The directory names a live member. Not dropped on that word
+			// alone: the entry may be stale (the member handed the session
+			// to the dead holder, whose claim never landed), and this copy
+			// the newest. If the session does live there, the survey finds
+			// it, and the copy goes as above.
+			n.log.Debug("an orphaned backup's session is claimed elsewhere; kept for now", "session", logID(o.ID), "error", err)
 		default:
 			n.log.Debug("restoring a session from its backup failed; retrying", "session", logID(o.ID), "error", err)
 		}

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -310,8 +309,9 @@ func (m *Manager) dropBackup(id string) {
 
 // Promote makes this node the holder of a session it keeps a backup of,
 // whose holder (as OrphanBackups named it) died: the farm's directory must accept the claim, which
-// fences every other copy. It returns ErrHeldElsewhere if another node
-// holds the session now. The session's backups are re-created at once.
+// fences every other copy. It returns ErrHeldElsewhere if the directory
+// names another node, keeping the backup. The session's backups are
+// re-created at once.
 func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 	if m.closing.Load() || m.draining.Load() {
 		return ErrClosed
@@ -353,11 +353,9 @@ func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 				m.addCount(-1)
 			}
 			s.lock.Release(exclusiveWeight)
-			if errors.Is(err, ErrHeldElsewhere) {
-				// The session lives on another node, which made its own
-				// backups: this copy is stale.
-				m.dropBackupIf(id, c)
-			}
+			// Kept even if the directory names another node: the entry
+			// may be stale and this copy the newest. The caller drops it
+			// once the session is seen live elsewhere.
 			return fmt.Errorf("session: restoring %s: %w", logID(id), err)
 		}
 	}
@@ -372,15 +370,6 @@ func (m *Manager) Promote(ctx context.Context, id, holder string) error {
 		m.log.Warn("restored session's backups not yet re-created", "session", logID(id), "error", err)
 	}
 	return nil
-}
-
-// dropBackupIf forgets the backup if it is still c.
-func (m *Manager) dropBackupIf(id string, c *backup) {
-	m.backups.mu.Lock()
-	if cur, ok := m.backups.copies[id]; ok && cur == c {
-		delete(m.backups.copies, id)
-	}
-	m.backups.mu.Unlock()
 }
 
 // cloneRecord copies r deeply enough that changes to either leave the
