@@ -440,10 +440,12 @@ func (n *Node) restoreOrphans(ctx context.Context, firstSeen map[string]time.Tim
 			handedToIt = true
 		}
 		designated := n.self
-		for _, b := range o.Backups {
-			if n.alive(b) && !handedToIt {
-				designated = b
-				break
+		if !handedToIt {
+			for _, b := range o.Backups {
+				if n.alive(b) {
+					designated = b
+					break
+				}
 			}
 		}
 		if designated != n.self && now.Sub(firstSeen[o.ID]) < 3*n.directoryWait()/2 {
