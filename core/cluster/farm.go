@@ -338,7 +338,7 @@ func (n *Node) unconfirmedBy(id string) string {
 	n.handMu.Lock()
 	defer n.handMu.Unlock()
 	if u, ok := n.unconfirmed[id]; ok && time.Now().Before(u.until) {
-		return u.to
+		return u.holder
 	}
 	return ""
 }
@@ -451,7 +451,7 @@ func (n *Node) settle(ctx context.Context, h holderRef, id string, take bool) (k
 	if err != nil {
 		// The holder may have let go: this node's copy is dropped unserved,
 		// and the next fetch from that holder asks for the record again.
-		n.unconfirmed[id] = movedTo{to: from, until: time.Now().Add(movedTTL)}
+		n.unconfirmed[id] = unconfirmedFrom{holder: from, until: time.Now().Add(movedTTL)}
 	} else {
 		delete(n.unconfirmed, id)
 	}

@@ -125,7 +125,7 @@ type Node struct {
 	// unconfirmed names, per session, the holder whose handover this node
 	// took but could not confirm (Release got no answer): this node never
 	// served that copy, and asks that holder for it again by name.
-	unconfirmed map[string]movedTo
+	unconfirmed map[string]unconfirmedFrom
 
 	handoffs atomic.Int64 // spreads a leave's batches over the members
 	// handedOver counts sessions this node handed to a requester.
@@ -170,6 +170,12 @@ type movedTo struct {
 	until time.Time
 }
 
+// unconfirmedFrom is a handover this node took and could not confirm.
+type unconfirmedFrom struct {
+	holder string
+	until  time.Time
+}
+
 // movedTTL is how long a node remembers a session it handed over.
 const movedTTL = time.Minute
 
@@ -189,7 +195,7 @@ func Start(cfg Config) (*Node, error) {
 		pending:      make(map[string]*handover),
 		moved:        make(map[string]movedTo),
 		unclaimed:    make(map[string]bool),
-		unconfirmed:  make(map[string]movedTo),
+		unconfirmed:  make(map[string]unconfirmedFrom),
 		reportNeeded: make(chan struct{}, 1),
 	}
 	lis, err := net.Listen("tcp", cfg.Self.Peer)

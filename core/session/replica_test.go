@@ -59,17 +59,25 @@ func FuzzDecodeDelta(f *testing.F) {
 	})
 }
 
-// A node that hands a session over keeps its record as a backup for the
-// receiver, which then replaces or drops it; a drop from anyone else, or a
-// copy older than one already kept, leaves it alone.
-func TestKeepMovedIsTheReceiversBackup(t *testing.T) {
+// newMemManager is a manager with the default options on a memory store,
+// on the real clock, closed when the test ends.
+func newMemManager(t *testing.T) *Manager {
+	t.Helper()
 	opts := DefaultOptions()
 	opts.Store = memstore.New()
 	m, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(context.Background())
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
+}
+
+// A node that hands a session over keeps its record as a backup for the
+// receiver, which then replaces or drops it; a drop from anyone else, or a
+// copy older than one already kept, leaves it alone.
+func TestKeepMovedIsTheReceiversBackup(t *testing.T) {
+	m := newMemManager(t)
 	ctx := context.Background()
 	s, err := m.create(ctx)
 	if err != nil {
@@ -127,13 +135,7 @@ func TestKeepMovedIsTheReceiversBackup(t *testing.T) {
 // a fence keeps the fenced holder out, and a corrupt item is an error
 // that changes nothing. Copies expire with their sessions.
 func TestApplyReplicas(t *testing.T) {
-	opts := DefaultOptions()
-	opts.Store = memstore.New()
-	m, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(context.Background())
+	m := newMemManager(t)
 	ctx := context.Background()
 	id, err := newID()
 	if err != nil {
