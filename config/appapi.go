@@ -87,6 +87,9 @@ func (d *decoder) decodeAppAPI(body hcl.Body) *AppAPI {
 		d.invalid("app_api.listen", b.Listen, "%q is neither \"unix:///path\" nor a host:port address (%v).", a.Listen, err)
 		return a
 	}
+	if !d.listenAddr("app_api.listen", b.Listen, a.Listen) {
+		return a
+	}
 	// Only the local application may reach the API: anything but a literal
 	// loopback address could be reachable from another machine.
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {

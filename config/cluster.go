@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
@@ -100,9 +99,7 @@ func (d *decoder) decodeCluster(body hcl.Body) *Cluster {
 		dst  *string
 	}{{"cluster.bind", b.Bind, &c.Bind}, {"cluster.peer", b.Peer, &c.Peer}} {
 		if d.str(a.name, a.expr, a.dst) {
-			if _, _, err := net.SplitHostPort(*a.dst); err != nil {
-				d.invalid(a.name, a.expr, "%q is not a host:port address (%v).", *a.dst, err)
-			}
+			d.listenAddr(a.name, a.expr, *a.dst)
 		}
 	}
 	d.require(body, "cluster", "bind", c.Bind)
@@ -184,9 +181,7 @@ func (d *decoder) decodeAdmin(body hcl.Body) *Admin {
 	a := &Admin{}
 	defer func() { d.require(body, "admin", "listen", a.Listen) }()
 	if d.str("admin.listen", b.Listen, &a.Listen) {
-		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-			d.invalid("admin.listen", b.Listen, "%q is not a host:port address (%v).", a.Listen, err)
-		}
+		d.listenAddr("admin.listen", b.Listen, a.Listen)
 	}
 	return a
 }

@@ -11,6 +11,7 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -130,6 +131,12 @@ type Options struct {
 	Schemas Schemas
 	// LookupEnv backs the env() function; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Check, when set, checks the values of each decoded strategy block as
+	// far as that can be done without side effects (an empty path, a
+	// malformed URL, a missing key file), so that they are reported at the
+	// block, by `wadi validate` as well, rather than when the node starts.
+	// dataDir is the node's data directory, for relative paths.
+	Check func(st *Strategy, dataDir string) error
 }
 
 // The defaults of a node whose block leaves them out.
@@ -182,10 +189,36 @@ func Parse(src []byte, filename string, opts Options) (*Config, *hcl.File, hcl.D
 	d := &decoder{ctx: evalContext(opts.LookupEnv), schemas: opts.Schemas}
 	cfg := d.decodeFile(file.Body)
 	diags = append(diags, d.diags...)
+	if opts.Check != nil && cfg != nil {
+		// Every block that decoded is checked, so that one run shows
+		// every problem.
+		diags = append(diags, checkStrategies(cfg, opts.Check)...)
+	}
 	if diags.HasErrors() {
 		return nil, file, diags
 	}
 	return cfg, file, diags
+}
+
+// checkStrategies runs check on every strategy block of cfg, after the
+// whole file is decoded (the node block, with data_dir, may come later).
+func checkStrategies(cfg *Config, check func(*Strategy, string) error) hcl.Diagnostics {
+	sts := append([]*Strategy{cfg.Store, cfg.Router, cfg.Replication}, cfg.Codecs...)
+	var diags hcl.Diagnostics
+	for _, st := range sts {
+		if st == nil {
+			continue
+		}
+		if err := check(st, cfg.Node.DataDir); err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Invalid %s %q", st.Kind, st.Name),
+				Detail:   fmt.Sprintf("%s %q: %v", st.Kind, st.Name, err),
+				Subject:  st.DeclRange.Ptr(),
+			})
+		}
+	}
+	return diags
 }
 
 // Load reads and parses the configuration file at path. The returned map,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,8 @@ func TestParseInvalid(t *testing.T) {
 		{"duplicate_store", "Duplicate store block", "Only one store block", 4, 1},
 		{"unknown_app", "Invalid http.app", `unknown app "shop"`, 2, 9},
 		{"bad_listen", "Invalid http.listen", `"8080" is not a host:port address`, 2, 12},
+		{"listen_port", "Invalid http.listen", `port must be a number from 0 to 65535, not "99999"`, 2, 12},
+		{"listen_named_port", "Invalid http.listen", `not "http-alt"`, 2, 12},
 		{"node_name_slash", "Invalid node.name", "letters, digits, '-' or '_'", 2, 10},
 		{"empty_data_dir", "Invalid node.data_dir", "must not be empty", 2, 14},
 		{"env_unset", "Error in function call", "environment variable WADI_NODE is not set", 2, 10},
@@ -523,4 +526,56 @@ func FuzzParse(f *testing.F) {
 		}
 		Format(src, "fuzz.hcl")
 	})
+}
+
+// TestCheck: Options.Check sees every decoded strategy block with the
+// node's data_dir, and what it refuses is an error at the block, reported
+// alongside the file's other errors.
+func TestCheck(t *testing.T) {
+	src := []byte(`store "file" {
+  path = ""
+}
+node {
+  name     = "red"
+  data_dir = "/srv/red"
+}
+http {
+  listen = "nohost"
+}
+`)
+	var seen []string
+	check := func(st *Strategy, dataDir string) error {
+		seen = append(seen, st.Kind+"/"+st.Name+"@"+dataDir)
+		if strings.Contains(string(st.Config), `"path":""`) {
+			return errors.New("path is empty")
+		}
+		return nil
+	}
+	cfg, _, diags := Parse(src, "c.hcl", Options{Schemas: fakeSchemas, Check: check})
+	if cfg != nil {
+		t.Errorf("got a config despite errors")
+	}
+	if want := []string{"store/file@/srv/red"}; !slices.Equal(seen, want) {
+		t.Errorf("checked %v, want %v", seen, want)
+	}
+	var summaries []string
+	for _, d := range diags {
+		summaries = append(summaries, d.Summary)
+		if d.Summary == `Invalid store "file"` {
+			if r := d.Subject; r == nil || r.Start.Line != 1 || r.Start.Column != 1 || !strings.Contains(d.Detail, "path is empty") {
+				t.Errorf("store diagnostic at %v: %q", r, d.Detail)
+			}
+		}
+	}
+	if want := []string{"Invalid http.listen", `Invalid store "file"`}; !slices.Equal(summaries, want) {
+		t.Errorf("diagnostics %q, want %q", summaries, want)
+	}
+
+	// A block the check accepts leaves the config as it was.
+	ok := bytes.Replace(src, []byte(`path = ""`), []byte(`path = "s.db"`), 1)
+	ok = bytes.Replace(ok, []byte(`"nohost"`), []byte(`"127.0.0.1:80"`), 1)
+	cfg, _, diags = Parse(ok, "c.hcl", Options{Schemas: fakeSchemas, Check: check})
+	if diags.HasErrors() || cfg == nil || cfg.Store == nil {
+		t.Fatalf("valid file: %v", diags)
+	}
 }

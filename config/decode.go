@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+	"golang.org/x/net/http/httpguts"
 )
 
 // rootSchema is the top level of a file. It is decoded by hand rather than
@@ -247,9 +249,7 @@ func (d *decoder) decodeHTTP(body hcl.Body, h *HTTP) {
 	d.diags = append(d.diags, gohcl.DecodeBody(body, d.ctx, &b)...)
 	if d.str("http.listen", b.Listen, &h.Listen) {
 		// Only the form is checked: Parse binds nothing.
-		if _, _, err := net.SplitHostPort(h.Listen); err != nil {
-			d.invalid("http.listen", b.Listen, "%q is not a host:port address (%v).", h.Listen, err)
-		}
+		d.listenAddr("http.listen", b.Listen, h.Listen)
 	}
 	appSet := d.str("http.app", b.App, &h.App)
 	if appSet && h.App != "" && !slices.Contains(knownApps, h.App) {
@@ -273,7 +273,7 @@ func (d *decoder) decodeSession(body hcl.Body, s *Session) {
 	var b sessionBlock
 	d.diags = append(d.diags, gohcl.DecodeBody(body, d.ctx, &b)...)
 
-	if d.str("session.cookie_name", b.CookieName, &s.CookieName) && !isToken(s.CookieName) {
+	if d.str("session.cookie_name", b.CookieName, &s.CookieName) && !httpguts.ValidHeaderFieldName(s.CookieName) {
 		d.invalid("session.cookie_name", b.CookieName,
 			"%q is not a valid cookie name: it must be non-empty and hold only letters, digits and !#$%%&'*+-.^_`|~.", s.CookieName)
 	}
@@ -527,6 +527,22 @@ func checkNumbers(body *hclsyntax.Body) hcl.Diagnostics {
 }
 
 // invalid records an error about an attribute's value, pointing at the value.
+// listenAddr checks that addr is host:port with a numeric port a socket can
+// have, so that a typo is reported here, at its line, rather than by the
+// listener when the node starts.
+func (d *decoder) listenAddr(name string, expr hcl.Expression, addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		d.invalid(name, expr, "%q is not a host:port address (%v).", addr, err)
+		return false
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		d.invalid(name, expr, "%q: the port must be a number from 0 to 65535, not %q.", addr, port)
+		return false
+	}
+	return true
+}
+
 func (d *decoder) invalid(name string, expr hcl.Expression, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
@@ -534,23 +550,6 @@ func (d *decoder) invalid(name string, expr hcl.Expression, format string, args 
 		Detail:   name + ": " + fmt.Sprintf(format, args...),
 		Subject:  expr.Range().Ptr(),
 	})
-}
-
-// isToken reports whether s is an RFC 7230 token, the syntax of a cookie name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func quoteList(list []string) string {

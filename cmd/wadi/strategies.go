@@ -41,6 +41,26 @@ func schemas(ctx context.Context, log hclog.Logger) config.Schemas {
 	}
 }
 
+// checkStrategy checks a builtin's block values when the configuration is
+// loaded, so `wadi validate` reports them at the block. A plugin's values
+// are its own to check, when it is configured at start.
+func checkStrategy(ctx context.Context) func(*config.Strategy, string) error {
+	return func(st *config.Strategy, dataDir string) error {
+		if st.Plugin != nil {
+			return nil
+		}
+		b, ok := builtin.Lookup(base.Kind(st.Kind), st.Name)
+		if !ok {
+			return nil // reported as unknown already
+		}
+		dir, err := filepath.Abs(dataDir)
+		if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		return b.Check(ctx, st.Config, base.Node{DataDir: dir})
+	}
+}
+
 func pluginSpec(p *config.Plugin) pluginhost.Spec {
 	return pluginhost.Spec{Name: p.Name, Path: p.Path, SHA256: p.SHA256, Args: p.Args}
 }
@@ -173,6 +193,18 @@ func checkSettings(st replicator.Settings) error {
 // asserted by the caller) and how to stop it. A plugin's health and
 // restarts go to met.
 func startStrategy(ctx context.Context, st *config.Strategy, node base.Node, log hclog.Logger, met *metrics.Metrics) (any, func() error, error) {
+	p, closer, err := startStrategyAt(ctx, st, node, log, met)
+	if err != nil && st.DeclRange.Filename != "" {
+		// Point at the block, as the configuration's diagnostics do.
+		return nil, nil, fmt.Errorf("%s: %w", st.DeclRange, err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, closer, nil
+}
+
+func startStrategyAt(ctx context.Context, st *config.Strategy, node base.Node, log hclog.Logger, met *metrics.Metrics) (any, func() error, error) {
 	kind := base.Kind(st.Kind)
 	if st.Plugin != nil {
 		sup, err := pluginhost.Start(ctx, pluginSpec(st.Plugin), kind, st.Config, node, pluginhost.Options{Logger: log.Named("plugin")})

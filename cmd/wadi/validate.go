@@ -18,7 +18,7 @@ import (
 // diagnostic to stderr; it returns nil if there was an error. Declared
 // plugins are started briefly to read their schemas.
 func loadConfig(ctx context.Context, path string, log hclog.Logger, stderr io.Writer) *config.Config {
-	cfg, files, diags := config.Load(path, config.Options{Schemas: schemas(ctx, log)})
+	cfg, files, diags := config.Load(path, config.Options{Schemas: schemas(ctx, log), Check: checkStrategy(ctx)})
 	if len(diags) > 0 {
 		writeDiags(stderr, files, diags)
 	}

@@ -27,6 +27,24 @@ type Builtin struct {
 	Doc  string
 	// New returns a fresh, unconfigured instance.
 	New func() base.Plugin
+	// CheckConfig checks a configuration block without opening anything
+	// (no file, no connection); nil means that Configure itself has no
+	// side effects, so Check configures a fresh instance and drops it.
+	CheckConfig func(config []byte) error
+}
+
+// Check reports what is wrong with the values of a configuration block for
+// b, before the node starts: `wadi validate` shows it at the block.
+func (b Builtin) Check(ctx context.Context, config []byte, node base.Node) error {
+	if b.CheckConfig != nil {
+		return b.CheckConfig(config)
+	}
+	p := b.New()
+	err := p.Configure(ctx, config, node)
+	if c, ok := p.(interface{ Close() error }); ok {
+		_ = c.Close() // a fresh instance with nothing open
+	}
+	return err
 }
 
 // The strategies a node uses when its configuration names none.
@@ -41,8 +59,9 @@ func All() []Builtin {
 	return []Builtin{
 		{
 			Kind: base.KindStore, Name: "file",
-			Doc: "embedded store on local disk (bbolt); the default",
-			New: func() base.Plugin { return filestore.NewPlugin() },
+			Doc:         "embedded store on local disk (bbolt); the default",
+			New:         func() base.Plugin { return filestore.NewPlugin() },
+			CheckConfig: filestore.CheckConfig,
 		},
 		{
 			Kind: base.KindStore, Name: "memory",
@@ -51,13 +70,15 @@ func All() []Builtin {
 		},
 		{
 			Kind: base.KindStore, Name: "postgres",
-			Doc: "a PostgreSQL table shared by the farm, created and migrated on first use",
-			New: func() base.Plugin { return pgstore.NewPlugin() },
+			Doc:         "a PostgreSQL table shared by the farm, created and migrated on first use",
+			New:         func() base.Plugin { return pgstore.NewPlugin() },
+			CheckConfig: pgstore.CheckConfig,
 		},
 		{
 			Kind: base.KindStore, Name: "redis",
-			Doc: "a Redis server shared by the farm; records expire by Redis TTLs",
-			New: func() base.Plugin { return redisstore.NewPlugin() },
+			Doc:         "a Redis server shared by the farm; records expire by Redis TTLs",
+			New:         func() base.Plugin { return redisstore.NewPlugin() },
+			CheckConfig: redisstore.CheckConfig,
 		},
 		{
 			Kind: base.KindCodec, Name: "aesgcm",

@@ -67,3 +67,9 @@ func (p *Plugin) Configure(ctx context.Context, config []byte, node base.Node) e
 	p.path = path
 	return nil
 }
+
+// CheckConfig checks a configuration block without opening the file.
+func CheckConfig(cfgJSON []byte) error {
+	_, err := pathFromConfig(cfgJSON, "")
+	return err
+}

@@ -70,3 +70,9 @@ func (p *Plugin) Configure(ctx context.Context, config []byte, _ base.Node) erro
 	}
 	return nil
 }
+
+// CheckConfig checks a configuration block without connecting.
+func CheckConfig(cfgJSON []byte) error {
+	_, _, err := parseConfig(cfgJSON)
+	return err
+}

@@ -1,0 +1,3 @@
+http {
+  listen = "localhost:http-alt"
+}
