@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/store"
 )
 
 func newManager(t testing.TB, tweak func(*session.Options)) *session.Manager {
@@ -90,12 +92,49 @@ func TestFilterSessionAcrossRequests(t *testing.T) {
 	}
 }
 
+// loadCounter counts the store loads a request causes.
+type loadCounter struct {
+	store.Store
+	loads atomic.Int64
+}
+
+func (c *loadCounter) Load(ctx context.Context, id string) (store.Record, error) {
+	c.loads.Add(1)
+	return c.Store.Load(ctx, id)
+}
+
 func TestFilterUntouchedRequestCostsNothing(t *testing.T) {
-	m := newManager(t, nil)
-	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
-	rec := do(t, h, "")
-	if len(rec.Result().Cookies()) != 0 || m.Len() != 0 {
-		t.Fatalf("untouched request set %d cookies, made %d sessions", len(rec.Result().Cookies()), m.Len())
+	st := &loadCounter{Store: memstore.New()}
+	m := newManager(t, func(o *session.Options) { o.Store = st })
+	untouched := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
+	touching := m.Middleware(http.HandlerFunc(counter))
+	live := sessionCookie(t, do(t, touching, "")).Value
+	// An id of the right shape that is not in memory: looking it up would
+	// go to the store.
+	unknown := strings.Repeat("A", len(live))
+	tests := []struct{ name, cookie string }{
+		{"no cookie", ""},
+		{"live session", "WADISESSIONID=" + live},
+		{"unknown id", "WADISESSIONID=" + unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := st.loads.Load()
+			rec := do(t, untouched, tt.cookie)
+			if n := len(rec.Result().Cookies()); n != 0 || m.Len() != 1 || rec.Header().Get("Vary") != "" {
+				t.Errorf("untouched request: %d cookies, Vary %q, %d sessions (want 0, none, 1)", n, rec.Header().Get("Vary"), m.Len())
+			}
+			if n := st.loads.Load() - before; n != 0 {
+				t.Errorf("untouched request caused %d store loads", n)
+			}
+		})
+	}
+	// The same unknown id does cost a load when the handler asks: the
+	// counter above could have seen one.
+	before := st.loads.Load()
+	do(t, touching, "WADISESSIONID="+unknown)
+	if st.loads.Load() == before {
+		t.Fatal("a request using the session loaded nothing for an unknown id")
 	}
 }
 
@@ -489,5 +528,47 @@ func TestPanicCommitsSession(t *testing.T) {
 				t.Errorf("the session holds n=%q, want 2", v)
 			}
 		})
+	}
+}
+
+// TestRenewIDAfterResponseStarted: once the response has started, the new
+// cookie could never reach the client, so RenewID refuses and the session
+// keeps its id (renewing would strand the client with a dead cookie).
+func TestRenewIDAfterResponseStarted(t *testing.T) {
+	m := newManager(t, nil)
+	var renewErr error
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := session.From(r.Context())
+		if err != nil {
+			panic(err)
+		}
+		if err := s.PutString("who", "ann"); err != nil {
+			panic(err)
+		}
+		switch r.URL.Path {
+		case "/late":
+			fmt.Fprint(w, "started")
+			renewErr = s.RenewID(r.Context())
+		case "/who":
+			fmt.Fprint(w, s.GetString("who"))
+		}
+	}))
+	id := sessionCookie(t, do(t, h, "")).Value
+	r := httptest.NewRequest("GET", "/late", nil)
+	r.Header.Set("Cookie", "WADISESSIONID="+id)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if !errors.Is(renewErr, session.ErrHeadersWritten) {
+		t.Fatalf("RenewID after the body started: %v, want ErrHeadersWritten", renewErr)
+	}
+	if c := sessionCookie(t, rec); c != nil {
+		t.Errorf("a cookie went out after the body: %v", c)
+	}
+	r = httptest.NewRequest("GET", "/who", nil)
+	r.Header.Set("Cookie", "WADISESSIONID="+id)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if c := sessionCookie(t, rec); c != nil || rec.Body.String() != "ann" {
+		t.Fatalf("the old id no longer reaches the session: cookie %v, body %q", c, rec.Body.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/net/http/httpguts"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/wadi-go/wadi/sdk/store"
@@ -135,7 +136,10 @@ func (o *Options) validate() error {
 		names[c.Name] = true
 	}
 	check(len(o.Codecs) <= maxChainLen, "at most %d codecs", maxChainLen)
-	check(o.Cookie.Name != "", "the cookie name is empty")
+	// A cookie name is an RFC 7230 token, as a header field name is;
+	// net/http would drop a Set-Cookie with another name without a word.
+	check(httpguts.ValidHeaderFieldName(o.Cookie.Name), "the cookie name %q is not a token", o.Cookie.Name)
+	check(o.Cookie.SameSite != http.SameSiteNoneMode || o.Cookie.Secure, "SameSite=None requires a Secure cookie")
 	if err := o.Routing.validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -542,20 +546,35 @@ func (s *Session) Invalidate(ctx context.Context) error {
 
 // RenewID gives the session a fresh id and retires the old one at once; the
 // attributes stay. Call it before the response is written (on login, for
-// example), so that the new cookie reaches the client.
+// example), so that the new cookie reaches the client: called with the
+// context of a request whose response has started, it changes nothing and
+// returns ErrHeadersWritten, since the client could never learn the new id.
 func (s *Session) RenewID(ctx context.Context) error {
 	m := s.m
 	newID, err := newID()
 	if err != nil {
 		return err
 	}
+	// The request's writer stays locked until the id has changed, so the
+	// cookie it commits is either the old one (and we refuse) or the new.
+	unlock := func() {}
+	if w, ok := ctx.Value(ctxKey{}).(*writer); ok {
+		w.mu.Lock()
+		unlock = w.mu.Unlock
+		if w.committed && w.sess == s {
+			unlock()
+			return ErrHeadersWritten
+		}
+	}
 	if m.insert(newID, s) != nil {
+		unlock()
 		return errors.New("session: renewed id collides with a live session")
 	}
 	s.mu.Lock()
 	if !s.live() {
 		s.mu.Unlock()
 		m.remove(newID, s)
+		unlock()
 		return ErrInvalidated
 	}
 	old := s.id
@@ -563,6 +582,7 @@ func (s *Session) RenewID(ctx context.Context) error {
 	s.version++
 	s.mu.Unlock()
 	m.remove(old, s)
+	unlock()
 	if m.opts.Farm != nil {
 		if _, err := m.opts.Farm.Claim(ctx, newID); err != nil {
 			m.log.Warn("renewed session not yet registered in the directory", "session", logID(newID), "error", err)
