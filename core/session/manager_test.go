@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,6 +161,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"zero idle", func(o *Options) { o.IdleTimeout = 0 }, "idle timeout"},
 		{"zero max", func(o *Options) { o.MaxInMemory = 0 }, "max in memory"},
 		{"session below attribute", func(o *Options) { o.MaxSessionSize = 1 }, "max session size"},
+		{"empty cookie name", func(o *Options) { o.Cookie.Name = "" }, "is not a token"},
+		{"cookie name with a space", func(o *Options) { o.Cookie.Name = "WADI SESSION" }, `"WADI SESSION" is not a token`},
+		{"same site none, not secure", func(o *Options) { o.Cookie.SameSite = http.SameSiteNoneMode }, "SameSite=None requires a Secure cookie"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -98,7 +98,7 @@ func (a *App) incrAPI(w http.ResponseWriter, r *http.Request) {
 // here, its backups and its stored copy go.
 func (a *App) logoutAPI(w http.ResponseWriter, r *http.Request) {
 	s, err := session.Existing(r.Context())
-	if err != nil {
+	if err != nil && !errors.Is(err, session.ErrNoSession) {
 		a.fail(w, http.StatusInternalServerError, err)
 		return
 	}
