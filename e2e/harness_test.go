@@ -125,7 +125,13 @@ func startNode(t *testing.T, cfg, addr string) *node {
 // startNodeEnv is startNode with extra environment variables (NAME=value).
 func startNodeEnv(t *testing.T, cfg, addr string, env []string) *node {
 	t.Helper()
-	cmd := exec.Command(wadiBin, "run", "-config", cfg, "-log-json", "-log-level", "debug")
+	return startWadi(t, addr, env, "run", "-config", cfg, "-log-json", "-log-level", "debug")
+}
+
+// startWadi starts wadi with args and waits until it serves on addr.
+func startWadi(t *testing.T, addr string, env []string, args ...string) *node {
+	t.Helper()
+	cmd := exec.Command(wadiBin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -101,6 +103,13 @@ session {
 }
 store "file" { pathh = "x.db" }
 `)
+	// The test holds the port: a node that bound before checking its
+	// configuration would fail with "address already in use" instead.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
 	for _, args := range [][]string{{"run", "-config", cfg}, {"validate", cfg}} {
 		out, err := exec.Command(wadiBin, args...).CombinedOutput()
 		var ee *exec.ExitError
@@ -111,13 +120,20 @@ store "file" { pathh = "x.db" }
 		if !containsAll(s, "bad.hcl:4,3", "idle_timout", "bad.hcl:6,16", "pathh") {
 			t.Fatalf("wadi %s output lacks the positions of both mistakes:\n%s", args[0], s)
 		}
-		if strings.Contains(s, "node started") {
-			t.Fatalf("wadi %s started a node:\n%s", args[0], s)
+		if strings.Contains(s, "node started") || strings.Contains(s, "address already in use") {
+			t.Fatalf("wadi %s started a node or bound a port:\n%s", args[0], s)
 		}
+	}
+	// A value the schema accepts but the store cannot use is refused the
+	// same way, at its block, before anything binds or opens.
+	empty := writeConfig(t, dir, "empty.hcl", "http {\n  listen = \""+addr+"\"\n}\nstore \"file\" {\n  path = \"\"\n}\n")
+	out, err := exec.Command(wadiBin, "run", "-config", empty).CombinedOutput()
+	if s := string(out); err == nil || !containsAll(s, "empty.hcl:4,1", "path is empty") || strings.Contains(s, "address already in use") {
+		t.Fatalf("run with an empty store path: %v\n%s", err, out)
 	}
 
 	good := writeConfig(t, dir, "good.hcl", "node {\nname=\"red\"\n}\n")
-	out, err := exec.Command(wadiBin, "validate", good).CombinedOutput()
+	out, err = exec.Command(wadiBin, "validate", good).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "valid") {
 		t.Fatalf("validate of a good file: %v\n%s", err, out)
 	}
@@ -129,5 +145,41 @@ store "file" { pathh = "x.db" }
 	}
 	if out, err := exec.Command(wadiBin, "fmt", "-check", good).CombinedOutput(); err != nil {
 		t.Fatalf("fmt -check after fmt: %v\n%s", err, out)
+	}
+}
+
+// TestDevNode is the quick start's node: `wadi run -dev` serves the demo
+// with the default store (bbolt in a temporary data directory), and removes
+// that directory when it stops.
+func TestDevNode(t *testing.T) {
+	out, err := exec.Command(wadiBin, "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "wadi ") {
+		t.Fatalf("wadi version: %v %q", err, out)
+	}
+	addr := freeAddr(t)
+	n := startWadi(t, addr, nil, "run", "-dev", "-listen", addr, "-log-json")
+	c := newClient(t)
+	for want := 1; want <= 3; want++ {
+		if got := c.incr(addr); got != want {
+			t.Fatalf("count %d, want %d", got, want)
+		}
+	}
+	v := c.session(addr)
+	if v.Node != "dev" || v.Attributes["count"] != "3" {
+		t.Fatalf("session %+v", v)
+	}
+	started := n.logs.match("node started")
+	if len(started) != 1 {
+		t.Fatalf("no start line:\n%s", n.logs)
+	}
+	dir, _ := started[0]["data_dir"].(string)
+	if _, err := os.Stat(filepath.Join(dir, "sessions.db")); err != nil {
+		t.Fatalf("the default store is not in the data directory %q: %v", dir, err)
+	}
+	if code := n.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM", code)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("the dev data directory %q outlived the node: %v", dir, err)
 	}
 }

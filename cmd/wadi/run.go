@@ -31,6 +31,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration `file`")
 	dev := fs.Bool("dev", false, "run a throwaway node with the demo application on 127.0.0.1:8080 and a temporary data directory")
+	devListen := fs.String("listen", config.DefaultListen, "with -dev, the `address` the demo listens on")
 	logLevel := fs.String("log-level", "info", "log `level`: trace, debug, info, warn or error")
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
 	fs.Usage = func() {
@@ -43,6 +44,12 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 || (*configPath == "") == !*dev {
 		fmt.Fprintln(stderr, "wadi run: give exactly one of -config FILE and -dev")
 		fs.Usage()
+		return 2
+	}
+	listenSet := false
+	fs.Visit(func(f *flag.Flag) { listenSet = listenSet || f.Name == "listen" })
+	if listenSet && !*dev {
+		fmt.Fprintln(stderr, "wadi run: -listen is for -dev; a configuration file sets http.listen")
 		return 2
 	}
 	level := hclog.LevelFromString(*logLevel)
@@ -69,6 +76,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c := config.Defaults()
 		c.Node = config.Node{Name: "dev", DataDir: dir}
 		c.HTTP.App = "demo"
+		c.HTTP.Listen = *devListen
 		cfg = &c
 	} else if cfg = loadConfig(ctx, *configPath, log, stderr); cfg == nil {
 		return 1
