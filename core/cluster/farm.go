@@ -473,39 +473,45 @@ func (n *Node) settle(ctx context.Context, h holderRef, id string, take bool) (k
 	return reply.GetKept(), nil
 }
 
-// Handoff gives encoded sessions of this node (a graceful leave) to other
-// members, in batches, each to the member the partition table would place
-// it on; it returns once target has imported them all. It is the handoff
-// function session.Manager.Drain takes.
-func (n *Node) Handoff(ctx context.Context, ids []string, recs [][]byte) error {
+// Handoff gives encoded sessions of this node (a graceful leave) to another
+// member, a batch to one member in one call, batches spread round robin:
+// the receiver becomes their holder and records so in the directory. It
+// returns how many of recs, from the first, the receiver took (all of
+// them, or an error saying why not). It is the handoff function
+// session.Manager.Drain takes.
+func (n *Node) Handoff(ctx context.Context, ids []string, recs [][]byte) (int, error) {
 	targets := n.others()
 	if len(targets) == 0 {
-		return errors.New("cluster: no other member to hand sessions to")
+		return 0, errors.New("cluster: no other member to hand sessions to")
 	}
-	// One target per batch keeps it one call; spread batches round robin.
 	target := targets[int(n.handoffs.Add(1))%len(targets)]
 	c, err := n.client(target.Peer)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout*2)
 	defer cancel()
 	reply, err := c.Handoff(cctx, &peerpb.HandoffRequest{Sessions: recs})
 	if err != nil {
-		return fmt.Errorf("cluster: handing %d sessions to %s: %w", len(recs), target.Name, err)
+		return 0, fmt.Errorf("cluster: handing %d sessions to %s: %w", len(recs), target.Name, err)
 	}
-	if int(reply.Accepted) != len(recs) {
-		return fmt.Errorf("cluster: %s took %d of %d sessions", target.Name, reply.Accepted, len(recs))
+	took := int(reply.GetAccepted())
+	if took < 0 || took > len(recs) {
+		// A receiver's answer that cannot be true: keep every copy here.
+		return 0, fmt.Errorf("cluster: %s answered that it took %d of %d sessions", target.Name, took, len(recs))
 	}
 	// Until this node has left, a lookup that still names it is sent on.
 	until := time.Now().Add(movedTTL)
 	n.handMu.Lock()
-	for _, id := range ids {
+	for _, id := range ids[:took] {
 		n.moved[id] = movedTo{to: target.Name, until: until}
 	}
 	n.handMu.Unlock()
-	n.log.Debug("handed sessions over", "to", target.Name, "count", len(recs))
-	return nil
+	n.log.Debug("handed sessions over", "to", target.Name, "count", took)
+	if took != len(recs) {
+		return took, fmt.Errorf("cluster: %s took %d of %d sessions", target.Name, took, len(recs))
+	}
+	return took, nil
 }
 
 // others are the live members but this node.

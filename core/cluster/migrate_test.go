@@ -274,3 +274,49 @@ func TestReceiverDiesBeforeItsClaim(t *testing.T) {
 		t.Fatalf("on blue: count %d, want 3", got)
 	}
 }
+
+// A receiver of a leaving member's batch that cannot take one of its
+// sessions answers how many it took, rather than failing the call: the
+// sender drops exactly those. An error instead would make the sender keep
+// (and later store) copies the receiver already serves.
+func TestHandoffTakesWhatItCan(t *testing.T) {
+	f := newFarm(t)
+	red, white := f.add("red"), f.add("white")
+	f.settled()
+	_, first := sessionOn(t, red, 1)
+	_, second := sessionOn(t, red, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var recs [][]byte
+	for _, id := range []string{first, second} {
+		data, _, abort, err := red.mgr.Export(ctx, id)
+		if err != nil || data == nil {
+			t.Fatalf("Export %s: %v", id, err)
+		}
+		abort()
+		recs = append(recs, data)
+	}
+	tests := []struct {
+		name string
+		recs [][]byte
+		want int32
+	}{
+		{"a bad record in the middle", [][]byte{recs[0], []byte("not a record"), recs[1]}, 1},
+		{"the first already here", [][]byte{recs[0], recs[1]}, 0},
+	}
+	c := peerClient(t, white)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reply, err := c.Handoff(ctx, &peerpb.HandoffRequest{Sessions: tc.recs})
+			if err != nil {
+				t.Fatalf("Handoff: %v; want an answer with the count", err)
+			}
+			if reply.GetAccepted() != tc.want {
+				t.Fatalf("accepted %d, want %d", reply.GetAccepted(), tc.want)
+			}
+		})
+	}
+	if n := white.mgr.Len(); n != 1 {
+		t.Fatalf("white holds %d sessions, want 1", n)
+	}
+}

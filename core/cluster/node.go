@@ -26,6 +26,9 @@ import (
 type Sessions interface {
 	Export(ctx context.Context, id string) (data []byte, commit, abort func(), err error)
 	Import(ctx context.Context, data []byte) (string, error)
+	// Unimport lets go of an imported session whose sender gave up; false
+	// if a request is already inside it.
+	Unimport(id string) bool
 	SessionIDs() []string
 	Len() int
 	// Hold brings the session into memory here, fetching it from the farm

@@ -222,7 +222,10 @@ func (s *server) Release(_ context.Context, req *peerpb.ReleaseRequest) (*peerpb
 	return &peerpb.ReleaseReply{Kept: kept}, nil
 }
 
-// Handoff takes the sessions of a leaving member: all of them or none.
+// Handoff takes the sessions of a leaving member, in order, and answers how
+// many it took: the sender drops exactly those and keeps the rest, so each
+// session has one live copy. A sender that gave up waiting keeps them all,
+// so what was imported by then is let go again.
 func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peerpb.HandoffReply, error) {
 	n := s.n
 	mgr, err := n.mgr()
@@ -234,14 +237,25 @@ func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peer
 	}
 	var ids []string
 	for i, rec := range req.GetSessions() {
+		if ctx.Err() != nil {
+			break
+		}
 		id, err := mgr.Import(ctx, rec)
 		if err != nil {
-			// Those imported stay: they are live here now, and the sender
-			// keeps the rest.
+			// The sender keeps this one and those after it.
 			n.log.Error("handoff: a session could not be taken", "index", i, "error", err)
 			break
 		}
 		ids = append(ids, id)
+	}
+	if err := ctx.Err(); err != nil {
+		// No one will hear our answer: the sender keeps its copies.
+		for _, id := range ids {
+			if !mgr.Unimport(id) {
+				n.log.Error("handoff: a session the sender gave up handing over was already in use here; two copies may exist", "session", logID(id))
+			}
+		}
+		return nil, status.Errorf(codes.DeadlineExceeded, "handoff: gave the sessions back, the sender stopped waiting: %v", err)
 	}
 	for _, id := range ids {
 		if _, err := n.claim(ctx, id, modeMove); err != nil {
@@ -258,9 +272,8 @@ func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peer
 			r.Replan(rctx)
 		}()
 	}
-	if len(ids) != len(req.GetSessions()) {
-		return &peerpb.HandoffReply{Accepted: int32(len(ids))}, status.Errorf(codes.DataLoss, "handoff: took %d of %d sessions", len(ids), len(req.GetSessions()))
-	}
+	// A partial take is an answer, not a failure: the count must reach the
+	// sender (gRPC drops the reply of a call that fails).
 	return &peerpb.HandoffReply{Accepted: int32(len(ids))}, nil
 }
 

@@ -138,6 +138,25 @@ func (m *Manager) Import(ctx context.Context, data []byte) (id string, err error
 	return s.id, nil
 }
 
+// Unimport lets go of a session Import installed, for a hand-over the
+// sender gave up on: the sender serves its own copy still. It reports false
+// if a request has entered this copy meanwhile, which then stays.
+func (m *Manager) Unimport(id string) bool {
+	s := m.get(id)
+	if s == nil {
+		return true
+	}
+	if !s.lock.TryAcquire(exclusiveWeight) {
+		return false
+	}
+	if s.state.CompareAndSwap(int32(stateLive), int32(stateMoved)) {
+		m.remove(id, s)
+		m.addCount(-1)
+	}
+	s.lock.Release(exclusiveWeight)
+	return true
+}
+
 // decodeMoved reads a record that travelled between nodes.
 func (m *Manager) decodeMoved(ctx context.Context, data []byte) (*Session, error) {
 	raw, err := m.decodeStored(ctx, data)
@@ -277,10 +296,11 @@ func (m *Manager) SessionIDs() []string {
 }
 
 // Drain hands every session in memory to another node with handoff, which
-// must take the encoded records or fail; sessions it could not hand over
-// stay here (Close then writes them to the store). It returns how many
-// left. New sessions are refused from the moment Drain is called.
-func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context.Context, ids []string, recs [][]byte) error, progress func(done, total int)) (int, error) {
+// reports how many of the encoded records, from the first, the other node
+// took: those are dropped here, the rest stay (Close then writes them to
+// the store). It returns how many left. New sessions are refused from the
+// moment Drain is called.
+func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context.Context, ids []string, recs [][]byte) (int, error), progress func(done, total int)) (int, error) {
 	m.draining.Store(true)
 	all := m.sessions()
 	moved := 0
@@ -305,16 +325,21 @@ func (m *Manager) Drain(ctx context.Context, batch int, handoff func(ctx context
 		if len(recs) == 0 {
 			continue
 		}
-		fns := commits
-		if err := handoff(ctx, ids, recs); err != nil {
+		took, err := handoff(ctx, ids, recs)
+		if err != nil {
 			errs = append(errs, err)
-			fns = aborts
-		} else {
-			moved += len(recs)
 		}
-		for _, f := range fns {
-			f()
+		took = max(0, min(took, len(recs)))
+		// Exactly the sessions the other node took are dropped: one copy
+		// of each, there or here, never two and never none.
+		for i := range recs {
+			if i < took {
+				commits[i]()
+			} else {
+				aborts[i]()
+			}
 		}
+		moved += took
 		if progress != nil {
 			progress(moved, len(all))
 		}

@@ -529,3 +529,48 @@ func TestConcurrencyModes(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainDropsWhatWasTaken: Drain drops exactly the sessions the other
+// node reports it took, from the first, and keeps serving the rest; a
+// failed batch drops none.
+func TestDrainDropsWhatWasTaken(t *testing.T) {
+	tests := []struct {
+		name      string
+		took      int
+		err       error
+		wantMoved int
+	}{
+		{"all", 3, nil, 3},
+		{"one of three", 1, errInjected, 1},
+		{"none", 0, errInjected, 0},
+		{"an impossible count", 7, nil, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			for range 3 {
+				h.newSession(t, nil)
+			}
+			var sent []string
+			moved, err := h.m.Drain(context.Background(), 10, func(_ context.Context, batch []string, recs [][]byte) (int, error) {
+				sent = append(sent, batch...)
+				return tt.took, tt.err
+			}, nil)
+			if moved != tt.wantMoved || !errors.Is(err, tt.err) {
+				t.Fatalf("Drain = %d, %v; want %d, %v", moved, err, tt.wantMoved, tt.err)
+			}
+			if h.m.Len() != 3-tt.wantMoved {
+				t.Fatalf("%d sessions left, want %d", h.m.Len(), 3-tt.wantMoved)
+			}
+			for i, id := range sent {
+				s, _ := h.m.lookup(context.Background(), id)
+				if got := s != nil; got != (i >= tt.wantMoved) {
+					t.Errorf("session %d of the batch here: %v, want %v", i, got, i >= tt.wantMoved)
+				}
+				if s != nil {
+					h.m.unlockRequest(s)
+				}
+			}
+		})
+	}
+}
