@@ -111,14 +111,12 @@ func (d *directory) allReported() bool {
 	return true
 }
 
-// entry is where a session lives, and how the directory learnt it: a
-// report is what a member held when the table changed, and gives way to a
-// later report or to a claim or a move; a claim or a move is what happened
-// since, and a report never overrides it while its holder lives.
+// entry is where a session lives. A report (what a member held when the
+// table changed) never overrides an entry whose holder lives: the reporter
+// is told of the conflict instead.
 type entry struct {
-	holder   string
-	started  int64 // the holder's incarnation
-	reported bool
+	holder  string
+	started int64 // the holder's incarnation
 }
 
 // holderRef names a holder and its incarnation.
@@ -133,6 +131,9 @@ type dirAnswer struct {
 	started    int64
 	incomplete bool
 	notOwner   bool // the partition is not ours under the caller's table
+	// conflicts are reported sessions recorded under another live holder,
+	// by id, with that holder.
+	conflicts map[string]holderRef
 }
 
 func (d *directory) lookup(v Version, id string) dirAnswer {
@@ -164,6 +165,7 @@ func (d *directory) register(v Version, mode registerMode, from string, entries 
 		return dirAnswer{stale: t, incomplete: t == nil}
 	}
 	var last holderRef
+	var conflicts map[string]holderRef
 	for id, h := range entries {
 		if d.table.Owner(Partition(id, d.partitions)) != d.self {
 			continue // a sender with our table sends only our partitions
@@ -175,16 +177,24 @@ func (d *directory) register(v Version, mode registerMode, from string, entries 
 		case mode == modeClaim && taken:
 			last = holderRef{cur.holder, cur.started}
 			continue
-		case mode == modeReport && taken && !cur.reported:
+		case mode == modeReport && taken:
+			// Two live nodes say they hold the session: a stale report of
+			// one it has handed on, or two copies (two nodes loaded it as
+			// the table changed). The entry stays; the reporter is told,
+			// and finds out from the recorded holder which it is.
+			if conflicts == nil {
+				conflicts = make(map[string]holderRef)
+			}
+			conflicts[id] = holderRef{cur.holder, cur.started}
 			continue
 		}
-		d.entries[id] = entry{holder: h.name, started: h.started, reported: mode == modeReport}
+		d.entries[id] = entry{holder: h.name, started: h.started}
 		last = h
 	}
 	if mode == modeReport {
 		d.reported[from] = true
 	}
-	return dirAnswer{holder: last.name, started: last.started}
+	return dirAnswer{holder: last.name, started: last.started, conflicts: conflicts}
 }
 
 // remove drops the entries that still name holder.

@@ -320,3 +320,67 @@ func TestHandoffTakesWhatItCan(t *testing.T) {
 		t.Fatalf("white holds %d sessions, want 1", n)
 	}
 }
+
+// Two nodes that both hold a session (two loads from the store as the
+// table changed, or a stale report of a session handed on) learn of it
+// from the directory when they report for the next table: the reporter
+// asks the recorded holder, and either lets its copy go (the holder has
+// the session) or records itself (the holder let it go).
+func TestReportConflictSettled(t *testing.T) {
+	tests := []struct {
+		name string
+		// redLetsGo: red, which the directory names, drops its copy
+		// without a word to the directory.
+		redLetsGo bool
+		wantOn    string // the node left holding the session
+	}{
+		{"two copies", false, "red"},
+		{"a stale entry", true, "white"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFarm(t)
+			red, white := f.add("red"), f.add("white")
+			f.settled()
+			b, id := sessionOn(t, red, 2)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			data, commit, abort, err := red.mgr.Export(ctx, id)
+			if err != nil || data == nil {
+				t.Fatalf("Export: %v", err)
+			}
+			if tc.redLetsGo {
+				commit()
+			} else {
+				abort()
+			}
+			if _, err := white.mgr.Import(ctx, data); err != nil {
+				t.Fatal(err)
+			}
+			// A third member: a new table, and a report from everyone.
+			f.add("green")
+			f.settled()
+			holders := func() (names []string) {
+				for _, fn := range []*farmNode{red, white} {
+					if fn.mgr.Holds(id) {
+						names = append(names, fn.name)
+					}
+				}
+				return names
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for h := holders(); len(h) != 1 || h[0] != tc.wantOn; h = holders() {
+				if time.Now().After(deadline) {
+					t.Fatalf("holders %v, want only %s", h, tc.wantOn)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// Any node serves it, from that one copy, with its count.
+			for i, fn := range []*farmNode{red, white} {
+				if got := b.incr(t, fn); got != 3+i {
+					t.Fatalf("on %s: count %d, want %d", fn.name, got, 3+i)
+				}
+			}
+		})
+	}
+}

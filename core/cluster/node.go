@@ -26,9 +26,11 @@ import (
 type Sessions interface {
 	Export(ctx context.Context, id string) (data []byte, commit, abort func(), err error)
 	Import(ctx context.Context, data []byte) (string, error)
-	// Unimport lets go of an imported session whose sender gave up; false
-	// if a request is already inside it.
-	Unimport(id string) bool
+	// Drop lets go of the copy here of a session another node holds too
+	// (session.Manager.Drop); false if a request is inside it.
+	Drop(id string) bool
+	// Holds reports whether the session is live in memory here.
+	Holds(id string) bool
 	SessionIDs() []string
 	Len() int
 	// Hold brings the session into memory here, fetching it from the farm
@@ -419,6 +421,7 @@ func (n *Node) reportTable(ctx context.Context, t *Table, ids []string) error {
 		by[o] = append(by[o], &peerpb.Entry{Id: id, Holder: n.self, Started: n.cfg.Self.Started})
 	}
 	var errs []error
+	var conflicts []*peerpb.Entry
 	for owner, entries := range by {
 		req := &peerpb.RegisterRequest{Version: versionPB(t.Version), Entries: entries, Mode: peerpb.Mode_MODE_REPORT, From: n.self}
 		reply, err := n.register(ctx, owner, req)
@@ -429,12 +432,54 @@ func (n *Node) reportTable(ctx context.Context, t *Table, ids []string) error {
 		case reply.Incomplete:
 			// It has no table yet, so it did not take the report.
 			err = fmt.Errorf("%s has no partition table yet", owner)
+		default:
+			conflicts = append(conflicts, reply.GetConflicts()...)
 		}
 		if err != nil {
 			errs = append(errs, err)
 		}
 	}
+	for _, c := range conflicts {
+		if err := n.settleConflict(ctx, c.GetId(), holderRef{c.GetHolder(), c.GetStarted()}); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// settleConflict decides between this node's copy of a session and the
+// live holder the directory records for it, which this node's report did
+// not override. If that holder has the session too, there are two copies
+// (two nodes loaded it from the store as the table changed): the one the
+// directory names is the one the farm sends requests to, so this one goes.
+// If it has not (it handed the session here, and its report came first),
+// this copy is the session, and the entry is made to say so.
+func (n *Node) settleConflict(ctx context.Context, id string, h holderRef) error {
+	mgr, err := n.mgr()
+	if err != nil || !mgr.Holds(id) {
+		return nil // not here (any more): nothing to settle
+	}
+	c, err := n.clientOf(h.name)
+	if err != nil {
+		return fmt.Errorf("asking %s about %s: %w", h.name, logID(id), err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	defer cancel()
+	reply, err := c.FindBackup(cctx, &peerpb.FindBackupRequest{Id: id})
+	if err != nil {
+		return fmt.Errorf("asking %s about %s: %w", h.name, logID(id), err)
+	}
+	if reply.GetLive() {
+		if !mgr.Drop(id) {
+			return fmt.Errorf("two copies of %s, the one here in use: dropping it later", logID(id))
+		}
+		n.log.Error("two copies of a session after the partition table changed; dropped the one here, the directory names another holder", "session", logID(id), "holder", h.name)
+		return nil
+	}
+	if _, err := n.claim(ctx, id, modeMove); err != nil {
+		return fmt.Errorf("recording %s here over %s, which let it go: %w", logID(id), h.name, err)
+	}
+	return nil
 }
 
 // register sends a register request to owner, locally if it is this node.

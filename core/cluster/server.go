@@ -70,6 +70,9 @@ func dirReply(a dirAnswer) *peerpb.DirReply {
 	if a.stale != nil {
 		r.Stale = toPB(a.stale)
 	}
+	for id, h := range a.conflicts {
+		r.Conflicts = append(r.Conflicts, &peerpb.Entry{Id: id, Holder: h.name, Started: h.started})
+	}
 	return r
 }
 
@@ -251,7 +254,7 @@ func (s *server) Handoff(ctx context.Context, req *peerpb.HandoffRequest) (*peer
 	if err := ctx.Err(); err != nil {
 		// No one will hear our answer: the sender keeps its copies.
 		for _, id := range ids {
-			if !mgr.Unimport(id) {
+			if !mgr.Drop(id) {
 				n.log.Error("handoff: a session the sender gave up handing over was already in use here; two copies may exist", "session", logID(id))
 			}
 		}

@@ -138,10 +138,11 @@ func (m *Manager) Import(ctx context.Context, data []byte) (id string, err error
 	return s.id, nil
 }
 
-// Unimport lets go of a session Import installed, for a hand-over the
-// sender gave up on: the sender serves its own copy still. It reports false
-// if a request has entered this copy meanwhile, which then stays.
-func (m *Manager) Unimport(id string) bool {
+// Drop lets go of the copy here of a session that another node holds too:
+// one Import installed for a hand-over its sender gave up on, or one the
+// directory names another holder of. It reports false if a request is
+// inside this copy, which then stays.
+func (m *Manager) Drop(id string) bool {
 	s := m.get(id)
 	if s == nil {
 		return true

@@ -665,6 +665,11 @@ type DirReply struct {
 	Incomplete bool `protobuf:"varint,3,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	// The recorded holder's start time, with holder.
 	HolderStarted int64 `protobuf:"varint,4,opt,name=holder_started,json=holderStarted,proto3" json:"holder_started,omitempty"`
+	// For a report: the reported sessions the directory records under
+	// another live holder, with that holder. The reporter holds a second copy
+	// (two nodes loaded one session around a table change) or a stale one;
+	// it asks that holder, and lets its copy go if the holder has the session.
+	Conflicts     []*Entry `protobuf:"bytes,5,rep,name=conflicts,proto3" json:"conflicts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -725,6 +730,13 @@ func (x *DirReply) GetHolderStarted() int64 {
 		return x.HolderStarted
 	}
 	return 0
+}
+
+func (x *DirReply) GetConflicts() []*Entry {
+	if x != nil {
+		return x.Conflicts
+	}
+	return nil
 }
 
 type MigrateRequest struct {
@@ -1574,14 +1586,15 @@ const file_peer_proto_rawDesc = "" +
 	"\x06holder\x18\x03 \x01(\tR\x06holder\"P\n" +
 	"\rLookupRequest\x12/\n" +
 	"\aversion\x18\x01 \x01(\v2\x15.wadi.peer.v1.VersionR\aversion\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\x94\x01\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xc7\x01\n" +
 	"\bDirReply\x12)\n" +
 	"\x05stale\x18\x01 \x01(\v2\x13.wadi.peer.v1.TableR\x05stale\x12\x16\n" +
 	"\x06holder\x18\x02 \x01(\tR\x06holder\x12\x1e\n" +
 	"\n" +
 	"incomplete\x18\x03 \x01(\bR\n" +
 	"incomplete\x12%\n" +
-	"\x0eholder_started\x18\x04 \x01(\x03R\rholderStarted\"R\n" +
+	"\x0eholder_started\x18\x04 \x01(\x03R\rholderStarted\x121\n" +
+	"\tconflicts\x18\x05 \x03(\v2\x13.wadi.peer.v1.EntryR\tconflicts\"R\n" +
 	"\x0eMigrateRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\tR\x02to\x12 \n" +
@@ -1718,35 +1731,36 @@ var file_peer_proto_depIdxs = []int32{
 	3,  // 6: wadi.peer.v1.RemoveRequest.version:type_name -> wadi.peer.v1.Version
 	3,  // 7: wadi.peer.v1.LookupRequest.version:type_name -> wadi.peer.v1.Version
 	4,  // 8: wadi.peer.v1.DirReply.stale:type_name -> wadi.peer.v1.Table
-	3,  // 9: wadi.peer.v1.StatsReply.table:type_name -> wadi.peer.v1.Version
-	1,  // 10: wadi.peer.v1.ReplicaItem.kind:type_name -> wadi.peer.v1.ReplicaKind
-	20, // 11: wadi.peer.v1.ReplicateRequest.items:type_name -> wadi.peer.v1.ReplicaItem
-	2,  // 12: wadi.peer.v1.ReplicateReply.statuses:type_name -> wadi.peer.v1.ReplicaStatus
-	5,  // 13: wadi.peer.v1.Peer.PushTable:input_type -> wadi.peer.v1.PushTableRequest
-	8,  // 14: wadi.peer.v1.Peer.Register:input_type -> wadi.peer.v1.RegisterRequest
-	9,  // 15: wadi.peer.v1.Peer.Remove:input_type -> wadi.peer.v1.RemoveRequest
-	10, // 16: wadi.peer.v1.Peer.Lookup:input_type -> wadi.peer.v1.LookupRequest
-	12, // 17: wadi.peer.v1.Peer.Migrate:input_type -> wadi.peer.v1.MigrateRequest
-	14, // 18: wadi.peer.v1.Peer.Release:input_type -> wadi.peer.v1.ReleaseRequest
-	16, // 19: wadi.peer.v1.Peer.Handoff:input_type -> wadi.peer.v1.HandoffRequest
-	18, // 20: wadi.peer.v1.Peer.Stats:input_type -> wadi.peer.v1.StatsRequest
-	21, // 21: wadi.peer.v1.Peer.Replicate:input_type -> wadi.peer.v1.ReplicateRequest
-	23, // 22: wadi.peer.v1.Peer.FindBackup:input_type -> wadi.peer.v1.FindBackupRequest
-	6,  // 23: wadi.peer.v1.Peer.PushTable:output_type -> wadi.peer.v1.PushTableReply
-	11, // 24: wadi.peer.v1.Peer.Register:output_type -> wadi.peer.v1.DirReply
-	11, // 25: wadi.peer.v1.Peer.Remove:output_type -> wadi.peer.v1.DirReply
-	11, // 26: wadi.peer.v1.Peer.Lookup:output_type -> wadi.peer.v1.DirReply
-	13, // 27: wadi.peer.v1.Peer.Migrate:output_type -> wadi.peer.v1.MigrateReply
-	15, // 28: wadi.peer.v1.Peer.Release:output_type -> wadi.peer.v1.ReleaseReply
-	17, // 29: wadi.peer.v1.Peer.Handoff:output_type -> wadi.peer.v1.HandoffReply
-	19, // 30: wadi.peer.v1.Peer.Stats:output_type -> wadi.peer.v1.StatsReply
-	22, // 31: wadi.peer.v1.Peer.Replicate:output_type -> wadi.peer.v1.ReplicateReply
-	24, // 32: wadi.peer.v1.Peer.FindBackup:output_type -> wadi.peer.v1.FindBackupReply
-	23, // [23:33] is the sub-list for method output_type
-	13, // [13:23] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 9: wadi.peer.v1.DirReply.conflicts:type_name -> wadi.peer.v1.Entry
+	3,  // 10: wadi.peer.v1.StatsReply.table:type_name -> wadi.peer.v1.Version
+	1,  // 11: wadi.peer.v1.ReplicaItem.kind:type_name -> wadi.peer.v1.ReplicaKind
+	20, // 12: wadi.peer.v1.ReplicateRequest.items:type_name -> wadi.peer.v1.ReplicaItem
+	2,  // 13: wadi.peer.v1.ReplicateReply.statuses:type_name -> wadi.peer.v1.ReplicaStatus
+	5,  // 14: wadi.peer.v1.Peer.PushTable:input_type -> wadi.peer.v1.PushTableRequest
+	8,  // 15: wadi.peer.v1.Peer.Register:input_type -> wadi.peer.v1.RegisterRequest
+	9,  // 16: wadi.peer.v1.Peer.Remove:input_type -> wadi.peer.v1.RemoveRequest
+	10, // 17: wadi.peer.v1.Peer.Lookup:input_type -> wadi.peer.v1.LookupRequest
+	12, // 18: wadi.peer.v1.Peer.Migrate:input_type -> wadi.peer.v1.MigrateRequest
+	14, // 19: wadi.peer.v1.Peer.Release:input_type -> wadi.peer.v1.ReleaseRequest
+	16, // 20: wadi.peer.v1.Peer.Handoff:input_type -> wadi.peer.v1.HandoffRequest
+	18, // 21: wadi.peer.v1.Peer.Stats:input_type -> wadi.peer.v1.StatsRequest
+	21, // 22: wadi.peer.v1.Peer.Replicate:input_type -> wadi.peer.v1.ReplicateRequest
+	23, // 23: wadi.peer.v1.Peer.FindBackup:input_type -> wadi.peer.v1.FindBackupRequest
+	6,  // 24: wadi.peer.v1.Peer.PushTable:output_type -> wadi.peer.v1.PushTableReply
+	11, // 25: wadi.peer.v1.Peer.Register:output_type -> wadi.peer.v1.DirReply
+	11, // 26: wadi.peer.v1.Peer.Remove:output_type -> wadi.peer.v1.DirReply
+	11, // 27: wadi.peer.v1.Peer.Lookup:output_type -> wadi.peer.v1.DirReply
+	13, // 28: wadi.peer.v1.Peer.Migrate:output_type -> wadi.peer.v1.MigrateReply
+	15, // 29: wadi.peer.v1.Peer.Release:output_type -> wadi.peer.v1.ReleaseReply
+	17, // 30: wadi.peer.v1.Peer.Handoff:output_type -> wadi.peer.v1.HandoffReply
+	19, // 31: wadi.peer.v1.Peer.Stats:output_type -> wadi.peer.v1.StatsReply
+	22, // 32: wadi.peer.v1.Peer.Replicate:output_type -> wadi.peer.v1.ReplicateReply
+	24, // 33: wadi.peer.v1.Peer.FindBackup:output_type -> wadi.peer.v1.FindBackupReply
+	24, // [24:34] is the sub-list for method output_type
+	14, // [14:24] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_peer_proto_init() }
