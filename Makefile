@@ -9,8 +9,10 @@ DEB_PACKAGES := haproxy redis-server postgresql
 
 # Debian packages `make proto` needs (protoc, with the well-known types).
 PROTO_PACKAGES := protobuf-compiler
-# The example plugins, each a main package built into bin/plugins/NAME.
-EXAMPLES := $(notdir $(wildcard plugins/examples/*))
+# The example plugins, each a main package built into bin/plugins/NAME. The
+# trailing slash matches directories only: plugins/examples also holds the
+# package's own doc.go and tests.
+EXAMPLES := $(notdir $(patsubst %/,%,$(wildcard plugins/examples/*/)))
 
 .PHONY: all build plugins run test unit e2e chaos lint deps bench fuzz proto clean
 
@@ -29,9 +31,11 @@ plugins:
 run: build
 	$(BIN)/wadi run -dev
 
-# Everything CI runs: static checks, unit tests with the race detector, and the
-# end-to-end tests that start real wadi processes.
-test: deps lint
+# Everything CI runs: static checks, the example plugins built as their
+# authors would (so that `make plugins` cannot break unnoticed), unit tests
+# with the race detector, and the end-to-end tests that start real wadi
+# processes.
+test: deps lint plugins
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 unit:

@@ -19,7 +19,7 @@ import (
 const pluginUsage = `Usage: wadi plugin <command>
 
 Commands:
-  list [-config FILE]          the builtin strategies, and the plugins FILE declares
+  list [-config FILE]          the builtin strategies, and every plugin FILE declares
   describe PATH [ARG...]       start a plugin and print its name, kind, versions and config schema
   serve [KIND/]NAME            serve a builtin strategy as a plugin process (the host runs this)
 `
@@ -61,15 +61,21 @@ func pluginList(args []string, stdout, stderr io.Writer) int {
 		if cfg == nil {
 			return 1
 		}
+		used := make(map[string]bool)
 		for _, s := range append(append([]*config.Strategy{cfg.Store}, cfg.Codecs...), cfg.Router, cfg.Replication) {
 			if s == nil || s.Plugin == nil {
 				continue
 			}
-			checked := "unchecked"
-			if s.Plugin.SHA256 != "" {
-				checked = "sha256 checked"
+			used[s.Plugin.Name] = true
+			fmt.Fprintf(tw, "%s\t%s\tplugin %s\t%s\n", s.Kind, s.Name, s.Plugin.Path, checksum(s.Plugin))
+		}
+		// A declared plugin no block names is still listed, so that the
+		// list shows everything the file declares. Its kind is unknown
+		// without starting it, which listing does not do.
+		for _, p := range cfg.Plugins {
+			if !used[p.Name] {
+				fmt.Fprintf(tw, "-\t%s\tplugin %s\tunused, %s\n", p.Name, p.Path, checksum(p))
 			}
-			fmt.Fprintf(tw, "%s\t%s\tplugin %s\t%s\n", s.Kind, s.Name, s.Plugin.Path, checked)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -77,6 +83,14 @@ func pluginList(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checksum says whether the host checks the plugin binary before running it.
+func checksum(p *config.Plugin) string {
+	if p.SHA256 != "" {
+		return "sha256 checked"
+	}
+	return "unchecked"
 }
 
 func pluginDescribe(args []string, stdout, stderr io.Writer) int {

@@ -228,6 +228,11 @@ plugin "outfile" {
   path = "` + bin + `"
   args = ["plugin", "serve", "store/file"]
 }
+# Declared, named by no block: still listed.
+plugin "spare" {
+  path = "` + bin + `"
+  args = ["plugin", "serve", "codec/gzip"]
+}
 store "outfile" {
   path = "x.db"
 }
@@ -246,20 +251,29 @@ store "outfile" {
 		args     []string
 		wantCode int
 		wantOut  []string
+		// wantLines are lines of output, each given by words it contains;
+		// noLines are lines that must not be there.
+		wantLines, noLines [][]string
 	}{
-		{"describe", []string{"plugin", "describe", bin, "plugin", "serve", "store/file"}, 0,
-			[]string{"name:         file", "kind:         store", "api versions: 1", "path", "string", "sessions.db"}},
-		{"describe memory", []string{"plugin", "describe", bin, "plugin", "serve", "memory"}, 0,
-			[]string{"kind:         store", "(no attributes)"}},
-		{"describe not a plugin", []string{"plugin", "describe", "/bin/true"}, 1, []string{"wadi plugin describe:"}},
-		{"list", []string{"plugin", "list"}, 0, []string{"store", "file", "builtin", "memory"}},
-		{"list config", []string{"plugin", "list", "-config", cfg}, 0, []string{"outfile", "plugin " + bin, "unchecked"}},
-		{"serve unknown", []string{"plugin", "serve", "store/nope"}, 1, []string{`no builtin store "nope"`}},
-		{"serve by hand", []string{"plugin", "serve", "file"}, 1, []string{"This binary is a plugin"}},
-		{"validate", []string{"validate", cfg}, 0, nil},
-		{"validate checksum differs", []string{"validate", badSum}, 1,
-			[]string{`Cannot load store "outfile"`, "does not match the sha256", "badsum.hcl:"}},
-		{"run checksum differs", []string{"run", "-config", badSum}, 1, []string{"does not match the sha256"}},
+		{name: "describe", args: []string{"plugin", "describe", bin, "plugin", "serve", "store/file"},
+			wantOut: []string{"name:         file", "kind:         store", "api versions: 1", "path", "string", "sessions.db"}},
+		{name: "describe memory", args: []string{"plugin", "describe", bin, "plugin", "serve", "memory"},
+			wantOut: []string{"kind:         store", "(no attributes)"}},
+		{name: "describe not a plugin", args: []string{"plugin", "describe", "/bin/true"}, wantCode: 1,
+			wantOut: []string{"wadi plugin describe:"}},
+		{name: "list", args: []string{"plugin", "list"}, wantOut: []string{"store", "file", "builtin", "memory"}},
+		{name: "list config", args: []string{"plugin", "list", "-config", cfg},
+			wantLines: [][]string{{"store", "outfile", "plugin " + bin, "unchecked"}, {"spare", "plugin " + bin, "unused, unchecked"}},
+			noLines:   [][]string{{"outfile", "unused"}}},
+		{name: "serve unknown", args: []string{"plugin", "serve", "store/nope"}, wantCode: 1,
+			wantOut: []string{`no builtin store "nope"`}},
+		{name: "serve by hand", args: []string{"plugin", "serve", "file"}, wantCode: 1,
+			wantOut: []string{"This binary is a plugin"}},
+		{name: "validate", args: []string{"validate", cfg}},
+		{name: "validate checksum differs", args: []string{"validate", badSum}, wantCode: 1,
+			wantOut: []string{`Cannot load store "outfile"`, "does not match the sha256", "badsum.hcl:"}},
+		{name: "run checksum differs", args: []string{"run", "-config", badSum}, wantCode: 1,
+			wantOut: []string{"does not match the sha256"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,6 +290,30 @@ store "outfile" {
 					t.Errorf("output lacks %q:\n%s", w, out.String())
 				}
 			}
+			for _, words := range tt.wantLines {
+				if !hasLine(out.String(), words) {
+					t.Errorf("output has no line with all of %q:\n%s", words, out.String())
+				}
+			}
+			for _, words := range tt.noLines {
+				if hasLine(out.String(), words) {
+					t.Errorf("output has a line with all of %q:\n%s", words, out.String())
+				}
+			}
 		})
 	}
+}
+
+// hasLine reports whether a line of out contains every one of words.
+func hasLine(out string, words []string) bool {
+	for line := range strings.Lines(out) {
+		all := true
+		for _, w := range words {
+			all = all && strings.Contains(line, w)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wadi-go/wadi/sdk/base"
 	"github.com/wadi-go/wadi/sdk/codec"
@@ -28,6 +29,7 @@ import (
 	"github.com/wadi-go/wadi/sdk/replicator"
 	"github.com/wadi-go/wadi/sdk/router"
 	"github.com/wadi-go/wadi/sdk/schema"
+	"github.com/wadi-go/wadi/sdk/store"
 )
 
 // decodeConfig decodes a config block strictly: an unknown attribute or data
@@ -656,4 +658,122 @@ func TestReferenceReplicator(t *testing.T) {
 			plugintest.TestReplicator(t, openRendezvous(tt.config), tt.opts)
 		})
 	}
+}
+
+// ---- store: a map under a mutex.
+
+type mapStore struct {
+	mu   sync.Mutex
+	recs map[string]store.Record
+
+	// Knobs for broken variants.
+	aliasData   bool // keeps and returns the caller's Data slices
+	loadExpired bool // Load returns records past their expiry
+}
+
+var _ store.Store = (*mapStore)(nil)
+
+func newMapStore(*testing.T) store.Store { return &mapStore{recs: map[string]store.Record{}} }
+
+func checkStoreID(id string) error {
+	if id == "" || len(id) > store.MaxIDLen {
+		return fmt.Errorf("map store: id of %d bytes; want 1 to %d", len(id), store.MaxIDLen)
+	}
+	return nil
+}
+
+func (s *mapStore) clone(b []byte) []byte {
+	if s.aliasData {
+		return b
+	}
+	return bytes.Clone(b)
+}
+
+func (s *mapStore) Save(ctx context.Context, recs []store.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("map store: save: %w", err)
+	}
+	for _, r := range recs {
+		if err := checkStoreID(r.ID); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range recs {
+		r.Data = s.clone(r.Data)
+		s.recs[r.ID] = r
+	}
+	return nil
+}
+
+func (s *mapStore) Load(ctx context.Context, id string) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, fmt.Errorf("map store: load: %w", err)
+	}
+	if err := checkStoreID(id); err != nil {
+		return store.Record{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.recs[id]
+	if !ok || (!s.loadExpired && !r.Expires.After(time.Now())) {
+		return store.Record{}, fmt.Errorf("map store: load %q: %w", id, store.ErrNotFound)
+	}
+	r.Data = s.clone(r.Data)
+	return r, nil
+}
+
+func (s *mapStore) Delete(ctx context.Context, ids []string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("map store: delete: %w", err)
+	}
+	for _, id := range ids {
+		if err := checkStoreID(id); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		delete(s.recs, id)
+	}
+	return nil
+}
+
+func (s *mapStore) DeleteExpired(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("map store: delete expired: %w", err)
+	}
+	if limit <= 0 {
+		return nil, nil
+	}
+	// The check and the removal under one lock: a record saved again with a
+	// later expiry meanwhile is not removed.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []store.Record
+	for _, r := range s.recs {
+		if !r.Expires.After(before) {
+			due = append(due, r)
+		}
+	}
+	slices.SortFunc(due, func(a, b store.Record) int {
+		if c := a.Expires.Compare(b.Expires); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	ids := make([]string, 0, min(limit, len(due)))
+	for _, r := range due[:min(limit, len(due))] {
+		delete(s.recs, r.ID)
+		ids = append(ids, r.ID)
+	}
+	return ids, nil
+}
+
+func (s *mapStore) Close() error { return nil }
+
+func TestReferenceStore(t *testing.T) {
+	plugintest.TestStore(t, newMapStore)
 }
