@@ -4,8 +4,9 @@
 GO          ?= go
 BIN         := bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-# Debian packages the tests need, installed by `make deps` when missing.
-DEB_PACKAGES := haproxy redis-server postgresql
+# Debian packages the tests need, installed by `make deps` when missing
+# (python3 runs the upstream example application).
+DEB_PACKAGES := haproxy redis-server postgresql python3
 
 # Debian packages `make proto` needs (protoc, with the well-known types).
 PROTO_PACKAGES := protobuf-compiler
