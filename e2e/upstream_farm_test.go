@@ -28,7 +28,7 @@ import (
 func newUpstreamFarm(t *testing.T, n int) *e2eFarm {
 	t.Helper()
 	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
+		t.Fatal("python3 is not installed; make deps installs it")
 	}
 	return startE2EFarm(t, n, farmOptions{
 		blocks: `router "jvmroute" {}` + replication(1, "sync"),

@@ -63,7 +63,7 @@ func startProcess(t *testing.T, addr string, env []string, name string, args ...
 // graceful restart of wadi.
 func TestUpstreamPython(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
+		t.Fatal("python3 is not installed; make deps installs it")
 	}
 	for _, transport := range []string{"unix", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
