@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/wadi-go/wadi/core/cluster"
+	"github.com/wadi-go/wadi/core/cluster/internal/peerpb"
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
 	"github.com/wadi-go/wadi/plugins/builtin/replicators"
@@ -679,5 +681,45 @@ func TestPeerGarbage(t *testing.T) {
 	}
 	if got := b.incr(t, green); got != 2 {
 		t.Fatalf("after garbage: count %d, want 2", got)
+	}
+}
+
+// TestPeerGarbledTables: a pushed table that cannot be true is refused, for
+// that call alone; the node keeps its table and serves on.
+func TestPeerGarbledTables(t *testing.T) {
+	f := newFarm(t)
+	red, green := f.add("red"), f.add("green")
+	f.settled()
+	b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+	b.incr(t, red)
+	before := green.node.Table()
+	owners := func(o string) []string { return slices.Repeat([]string{o}, len(before.Owners)) }
+	tests := []struct {
+		name  string
+		table *peerpb.Table
+	}{
+		{"none", nil},
+		{"no owners", &peerpb.Table{Version: &peerpb.Version{N: before.Version.N + 1, By: "red"}, Members: []string{"red"}}},
+		{"an owner not a member", &peerpb.Table{Version: &peerpb.Version{N: before.Version.N + 1, By: "red"}, Owners: owners("mallory"), Members: []string{"red"}}},
+		{"an issuer not a member", &peerpb.Table{Version: &peerpb.Version{N: before.Version.N + 1, By: "mallory"}, Owners: owners("red"), Members: []string{"red"}}},
+		{"the last version number", &peerpb.Table{Version: &peerpb.Version{N: math.MaxUint64, By: "red"}, Owners: owners("red"), Members: []string{"red"}}},
+		{"another partition count", &peerpb.Table{Version: &peerpb.Version{N: before.Version.N + 1, By: "red"}, Owners: []string{"red"}, Members: []string{"red"}}},
+	}
+	c := peerClient(t, green)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, _ = c.PushTable(ctx, &peerpb.PushTableRequest{Table: tc.table})
+			if got := green.node.Table(); got.Version != before.Version {
+				t.Fatalf("green adopted %+v", got)
+			}
+		})
+	}
+	if got := green.node.Table(); !slices.Equal(got.Owners, before.Owners) {
+		t.Fatal("green's owners changed")
+	}
+	if got := b.incr(t, green); got != 2 {
+		t.Fatalf("after garbled tables: count %d, want 2", got)
 	}
 }

@@ -119,6 +119,12 @@ type Node struct {
 	// maxSeen is the highest table number seen, so that a member that
 	// becomes coordinator issues above it.
 	maxSeen atomic.Uint64
+	// reached are the members (by name, with the incarnation) whose peer
+	// transport the coordinator has reached; only the coordinator's loop
+	// uses it.
+	reached map[string]int64
+	// warned are the members not reached whose failure was logged once.
+	warned map[string]int64
 
 	connsMu sync.Mutex
 	conns   map[string]*grpc.ClientConn // by peer address
@@ -331,27 +337,73 @@ func (n *Node) coordinate(ctx context.Context) {
 }
 
 func (n *Node) coordinateOnce(ctx context.Context) {
+	// A second pass issues at once the table that admits the members the
+	// first pass reached for the first time.
+	for range 2 {
+		if !n.coordinatePass(ctx) {
+			return
+		}
+	}
+}
+
+// coordinatePass issues a table if the admitted members changed, and pushes
+// it to every member; it reports whether a member was reached for the
+// first time (admitted by the next table).
+func (n *Node) coordinatePass(ctx context.Context) bool {
 	members := n.ms.Members()
 	co, ok := Coordinator(members)
 	if !ok || co.Name != n.self || n.left.Load() {
-		return
+		return false
 	}
-	names := make([]string, len(members))
-	for i, m := range members {
-		names[i] = m.Name
+	if n.reached == nil {
+		n.reached, n.warned = make(map[string]int64), make(map[string]int64)
+	}
+	cur := n.table.Load()
+	// A member gets partitions once its peer transport has answered (a
+	// push): gossip alone does not prove that the others can call it (a
+	// wrong peer address, another CA). Members of the current table were
+	// admitted already, by this node or the coordinator before it.
+	inTable := make(map[string]bool)
+	if cur != nil {
+		for _, m := range cur.Members {
+			inTable[m] = true
+		}
+	}
+	var names []string
+	live := make(map[string]bool, len(members))
+	for _, m := range members {
+		live[m.Name] = true
+		if started, ok := n.reached[m.Name]; m.Name == n.self || inTable[m.Name] || (ok && started == m.Started) {
+			names = append(names, m.Name)
+		}
+	}
+	for name := range n.reached {
+		if !live[name] {
+			delete(n.reached, name)
+		}
+	}
+	for name := range n.warned {
+		if !live[name] {
+			delete(n.warned, name)
+		}
+	}
+	admitted := make(map[string]bool, len(names))
+	for _, name := range names {
+		admitted[name] = true
 	}
 	owners := ComputeOwners(names, n.cfg.Partitions)
-	cur := n.table.Load()
 	if cur == nil || !slices.Equal(cur.Owners, owners) || !slices.Equal(cur.Members, names) {
 		t := &Table{Version: Version{N: n.maxSeen.Load() + 1, By: n.self}, Owners: owners, Members: names}
 		if n.adopt(t) {
-			n.log.Info("issued partition table", "version", t.Version, "members", len(members))
+			n.log.Info("issued partition table", "version", t.Version, "members", len(names))
 		}
 		cur = n.table.Load()
 	}
 	// Pushed every round, not only on change: a member that missed a push,
 	// or joined since, catches up within one interval.
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	newly := false
 	for _, m := range members {
 		if m.Name == n.self {
 			continue
@@ -365,12 +417,33 @@ func (n *Node) coordinateOnce(ctx context.Context) {
 			if err == nil {
 				_, err = c.PushTable(cctx, &peerpb.PushTableRequest{Table: toPB(cur)})
 			}
-			if err != nil && ctx.Err() == nil {
-				n.log.Debug("pushing the partition table failed", "member", m.Name, "error", err)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				first := !admitted[m.Name] && n.warned[m.Name] != m.Started
+				if first {
+					n.warned[m.Name] = m.Started
+				}
+				mu.Unlock()
+				if first {
+					n.log.Warn("a member of the gossip does not answer on its peer address; it gets no partitions until it does", "member", m.Name, "peer", m.Peer, "error", err)
+				} else {
+					n.log.Debug("pushing the partition table failed", "member", m.Name, "error", err)
+				}
+				return
 			}
+			mu.Lock()
+			if n.reached[m.Name] != m.Started {
+				n.reached[m.Name] = m.Started
+				newly = newly || !admitted[m.Name]
+			}
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	return newly
 }
 
 // report sends every owner what this node holds of its partitions, once

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -313,6 +314,11 @@ func fromPB(t *peerpb.Table) *Table {
 		if !members[o] {
 			return nil // an owner must be a member: a garbled table
 		}
+	}
+	// The issuer is one of the members; and a number that cannot be
+	// exceeded would stop every later coordinator from issuing a table.
+	if v := t.GetVersion(); !members[v.GetBy()] || v.GetN() == 0 || v.GetN() == math.MaxUint64 {
+		return nil
 	}
 	return &Table{Version: fromPBVersion(t.GetVersion()), Owners: t.GetOwners(), Members: t.GetMembers()}
 }

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -98,5 +99,22 @@ func TestPeerMutualTLS(t *testing.T) {
 	}
 	if got := b.incr(t, red); got != 4 {
 		t.Fatalf("after the rogue's attempt: count %d on red, want 4", got)
+	}
+	// The rogue is in the gossip but unreachable on the peer transport: it
+	// keeps no partition of the directory, so no lookup is sent to it, and
+	// new sessions anywhere are served (a few rounds of the coordinator).
+	time.Sleep(time.Second)
+	if tb := red.node.Table(); tb == nil || slices.Contains(tb.Members, "rogue") || slices.Contains(tb.Owners, "rogue") {
+		t.Fatalf("the rogue is in red's table: %+v", tb)
+	}
+	for i := range 20 {
+		nb := &browser{hc: &http.Client{Timeout: 20 * time.Second}}
+		fn := []*farmNode{red, green}[i%2]
+		if got := nb.incr(t, fn); got != 1 {
+			t.Fatalf("a new session on %s: count %d", fn.name, got)
+		}
+		if got := nb.incr(t, []*farmNode{green, red}[i%2]); got != 2 {
+			t.Fatalf("the new session elsewhere: count %d", got)
+		}
 	}
 }
