@@ -258,6 +258,65 @@ func TestSupervisorRestarts(t *testing.T) {
 	}
 }
 
+// A plugin that never answers a method is judged hung by the supervisor's
+// clock whichever deadline fires first: with the caller's deadline equal to
+// the call timeout (the host's default: its store timeout equals it), the
+// call fails saying so and the plugin is restarted. A caller's own shorter
+// deadline is not the plugin's fault.
+func TestSupervisorHungCall(t *testing.T) {
+	bin := pluginBin(t)
+	const callTimeout = 500 * time.Millisecond
+	tests := []struct {
+		name     string
+		deadline time.Duration // the caller's; 0: none
+		hung     bool
+	}{
+		{"caller deadline equals the call timeout", callTimeout, true},
+		{"no caller deadline", 0, true},
+		{"caller's shorter deadline", callTimeout / 5, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := start(t, Spec{Name: "p", Path: bin, Args: []string{"store", "hang"}}, base.KindStore, Options{
+				CallTimeout:    callTimeout,
+				HealthInterval: time.Hour, // only the call may notice
+				MinBackoff:     10 * time.Millisecond,
+			})
+			pid := s.PID()
+			ctx := context.Background()
+			if tt.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+				defer cancel()
+			}
+			err := s.Store().Save(ctx, []store.Record{{ID: "a", Expires: time.Now().Add(time.Hour)}})
+			if err == nil {
+				t.Fatal("Save on a hung plugin succeeded")
+			}
+			want := `plugin "p": save: plugin unavailable: no answer within 500ms`
+			if tt.hung != strings.Contains(err.Error(), want) || tt.hung != errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Save = %v; want hung %v (ErrUnavailable saying %q)", err, tt.hung, want)
+			}
+			if !tt.hung {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("Save = %v, want the caller's context.DeadlineExceeded", err)
+				}
+				if !s.Up() || s.PID() != pid || s.Restarts() != 0 {
+					t.Fatalf("taken down for the caller's deadline: up %v, pid %d (was %d), restarts %d", s.Up(), s.PID(), pid, s.Restarts())
+				}
+				return
+			}
+			waitFor(t, "the restart", func() bool { return s.Restarts() == 1 && s.PID() != 0 })
+			if s.PID() == pid {
+				t.Fatal("same pid after the restart")
+			}
+			if _, err := s.Store().Load(context.Background(), "a"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Load after the restart = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
 // The health check notices a dead plugin with no call made, and a plugin
 // that keeps failing to start is retried with backoff, not given up on.
 func TestSupervisorHealthAndBackoff(t *testing.T) {

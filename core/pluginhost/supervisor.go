@@ -24,7 +24,9 @@ const defaultStartTimeout = 10 * time.Second
 type Options struct {
 	Logger hclog.Logger
 	// CallTimeout bounds every call; a plugin that does not answer in time is
-	// considered hung, killed and restarted. Default 10s.
+	// considered hung, killed and restarted. Time is judged by the
+	// supervisor's clock: a caller's deadline of the same length (the host's
+	// store timeout) that fires first still counts. Default 10s.
 	CallTimeout time.Duration
 	// StartTimeout bounds starting the process and its first answers.
 	// Default 10s.
@@ -156,9 +158,10 @@ func (s *Supervisor) call(ctx context.Context, op string, fn func(ctx context.Co
 		s.poke()
 		return fmt.Errorf("%s plugin %q: %s: %w: restarting", s.kind, s.spec.Name, op, ErrUnavailable)
 	}
+	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	err := fn(cctx, inst.impl)
-	hung := err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded)
+	hung := err != nil && s.unanswered(cctx, time.Since(began))
 	cancel()
 	if err == nil {
 		return nil
@@ -172,6 +175,21 @@ func (s *Supervisor) call(ctx context.Context, op string, fn func(ctx context.Co
 		return fmt.Errorf("%s plugin %q: %s: %w: no answer within %v", s.kind, s.spec.Name, op, ErrUnavailable, s.opts.CallTimeout)
 	}
 	return err
+}
+
+// unanswered reports whether a call that failed after running for ran
+// with cctx (its context, not yet cancelled) went unanswered for the
+// supervisor's CallTimeout. That is judged by the supervisor's clock, not by
+// which deadline fired: the host's store timeout equals CallTimeout and is
+// set just before the call, so the caller's deadline fires first, a moment
+// before the supervisor's would have. A caller's explicit cancel, or its
+// deadline well before CallTimeout, says nothing about the plugin.
+func (s *Supervisor) unanswered(cctx context.Context, ran time.Duration) bool {
+	if !errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return false
+	}
+	slack := min(s.opts.CallTimeout/10, 100*time.Millisecond)
+	return ran >= s.opts.CallTimeout-slack
 }
 
 // down takes inst out of service (if it still is the current instance),
