@@ -318,54 +318,158 @@ func TestSupervisorHungCall(t *testing.T) {
 }
 
 // The health check notices a dead plugin with no call made, and a plugin
-// that keeps failing to start is retried with backoff, not given up on.
+// that keeps failing, to start or soon after it started, is retried with a
+// growing backoff, not given up on and not restarted as fast as it can.
 func TestSupervisorHealthAndBackoff(t *testing.T) {
 	bin := pluginBin(t)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "plugin")
-	if err := os.Link(bin, path); err != nil {
-		// Another file system: copy instead.
-		b, err := os.ReadFile(bin)
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 400 * time.Millisecond
+	tests := []struct {
+		name string
+		args []string
+		// event is the log line of each attempt to restart.
+		event string
+		// fail makes the plugin fail from now on; it returns what makes it
+		// work again, or nil.
+		fail func(t *testing.T, s *Supervisor, path string) (repair func())
+	}{
+		{"start fails", []string{"store"}, "plugin restart failed", func(t *testing.T, s *Supervisor, path string) func() {
+			// Take the binary away so that restarts fail, then kill the
+			// process: only the health check sees it.
+			hidden := path + ".hidden"
+			if err := os.Rename(path, hidden); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(s.PID(), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := os.Rename(hidden, path); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"crashes on every call", []string{"store", "crash"}, "plugin restarted", func(t *testing.T, s *Supervisor, path string) func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for ctx.Err() == nil {
+					_ = s.Store().Save(ctx, []store.Record{{ID: "a", Expires: time.Now().Add(time.Hour)}})
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			t.Cleanup(func() { cancel(); <-done })
+			return nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "plugin")
+			if err := os.Link(bin, path); err != nil {
+				// Another file system: copy instead.
+				b, err := os.ReadFile(bin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, b, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, logs := start(t, Spec{Name: "p", Path: path, Args: tt.args}, base.KindStore, Options{
+				HealthInterval: 20 * time.Millisecond,
+				MinBackoff:     minBackoff,
+				MaxBackoff:     maxBackoff,
+			})
+			// Up, Name and Kind are what the host's plugin metrics read.
+			if !s.Up() || s.Name() != "p" || s.Kind() != base.KindStore {
+				t.Fatalf("started: up %v, name %q, kind %q", s.Up(), s.Name(), s.Kind())
+			}
+			repair := tt.fail(t, s, path)
+			const attempts = 5
+			waitFor(t, "restart attempts", func() bool { return len(logTimes(t, logs.String(), tt.event)) >= attempts })
+			// Each wait at least doubles up to the maximum; the logs' times
+			// are to the millisecond.
+			at := logTimes(t, logs.String(), tt.event)
+			for i := 1; i < attempts; i++ {
+				want := min(minBackoff<<(i-1), maxBackoff) - time.Millisecond
+				if gap := at[i].Sub(at[i-1]); gap < want {
+					t.Fatalf("restart attempt %d came %v after the one before, want at least %v (attempts at %v)\n%s", i, gap, want, at[:attempts], logs)
+				}
+			}
+			if repair == nil {
+				return
+			}
+			if s.Up() {
+				t.Fatal("up while its restarts fail")
+			}
+			if err := s.Store().Delete(context.Background(), []string{"a"}); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Delete while down = %v, want ErrUnavailable", err)
+			}
+			repair()
+			waitFor(t, "the restart", func() bool { return s.Restarts() == 1 })
+			if !s.Up() {
+				t.Fatal("not up after the restart")
+			}
+			if err := s.Store().Delete(context.Background(), []string{"a"}); err != nil {
+				t.Fatalf("Delete after the restart: %v", err)
+			}
+		})
+	}
+}
+
+// logTimes returns the times of the host's log lines that say msg.
+func logTimes(t *testing.T, logs, msg string) []time.Time {
+	t.Helper()
+	var at []time.Time
+	for line := range strings.Lines(logs) {
+		if !strings.Contains(line, "]  host.p: "+msg) && !strings.Contains(line, "] host.p: "+msg) {
+			continue
+		}
+		stamp, _, _ := strings.Cut(line, " ")
+		ts, err := time.Parse(hclog.TimeFormat, stamp)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("log line %q: %v", line, err)
 		}
-		if err := os.WriteFile(path, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		at = append(at, ts)
 	}
-	s, logs := start(t, Spec{Name: "p", Path: path, Args: []string{"store"}}, base.KindStore, Options{
-		HealthInterval: 50 * time.Millisecond,
-		MinBackoff:     20 * time.Millisecond,
-		MaxBackoff:     100 * time.Millisecond,
-	})
-	// Up, Name and Kind are what the host's plugin metrics read.
-	if !s.Up() || s.Name() != "p" || s.Kind() != base.KindStore {
-		t.Fatalf("started: up %v, name %q, kind %q", s.Up(), s.Name(), s.Kind())
+	return at
+}
+
+// The backoff grows with each quick failure up to its maximum, whether the
+// start failed or the plugin went down soon after; only a plugin that
+// stayed up for the stable period is restarted at once, and resets it.
+func TestBackoff(t *testing.T) {
+	const minB, maxB, stable = 100 * time.Millisecond, time.Second, time.Minute
+	type step struct {
+		up   time.Duration // how long it was up before going down; -1: its start failed
+		want time.Duration
 	}
-	// Take the binary away so that restarts fail, then kill the process.
-	hidden := path + ".hidden"
-	if err := os.Rename(path, hidden); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a crash after a stable run restarts at once", []step{{time.Hour, 0}, {stable, 0}}},
+		{"a crash soon after the start waits the minimum", []step{{time.Second, minB}}},
+		{"a crash loop backs off to the maximum", []step{{0, minB}, {0, 2 * minB}, {10 * time.Millisecond, 4 * minB}, {0, 8 * minB}, {0, maxB}, {0, maxB}}},
+		{"failed starts back off", []step{{time.Hour, 0}, {-1, minB}, {-1, 2 * minB}, {-1, 4 * minB}}},
+		{"failed starts and quick crashes share the backoff", []step{{-1, minB}, {0, 2 * minB}, {-1, 4 * minB}}},
+		{"a stable run resets it", []step{{0, minB}, {0, 2 * minB}, {0, 4 * minB}, {stable, 0}, {0, minB}}},
 	}
-	if err := syscall.Kill(s.PID(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "failed restarts", func() bool { return strings.Count(logs.String(), "plugin restart failed") >= 3 })
-	if s.Up() {
-		t.Fatal("up while its restarts fail")
-	}
-	if err := s.Store().Delete(context.Background(), []string{"a"}); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Delete while down = %v, want ErrUnavailable", err)
-	}
-	if err := os.Rename(hidden, path); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the restart", func() bool { return s.Restarts() == 1 })
-	if !s.Up() {
-		t.Fatal("not up after the restart")
-	}
-	if err := s.Store().Delete(context.Background(), []string{"a"}); err != nil {
-		t.Fatalf("Delete after the restart: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBackoff(Options{MinBackoff: minB, MaxBackoff: maxB, StablePeriod: stable})
+			for i, st := range tt.steps {
+				var got time.Duration
+				if st.up < 0 {
+					got = b.next()
+				} else {
+					got = b.down(st.up)
+				}
+				if got != st.want {
+					t.Fatalf("step %d (up %v): wait %v, want %v", i, st.up, got, st.want)
+				}
+			}
+		})
 	}
 }
 
