@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type instance struct {
 	rpc    plugin.ClientProtocol
 	impl   base.Plugin
 	info   base.Info
+	// stdio log what the plugin writes to its stdout and stderr after
+	// Serve.
+	stdio []*stdioLogger
 }
 
 // killGrace bounds go-plugin's graceful stop: it asks the plugin to shut
@@ -70,6 +74,9 @@ func (i *instance) kill() {
 		}
 	}
 	<-done
+	for _, w := range i.stdio {
+		w.Flush()
+	}
 }
 
 func (i *instance) pid() int {
@@ -90,23 +97,32 @@ func launch(ctx context.Context, spec Spec, kind base.Kind, log hclog.Logger, st
 		}
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
+	cmd := exec.Command(spec.Path, spec.Args...)
+	// go-plugin logs the process's stderr under the program's name; what
+	// the plugin writes after Serve swapped os.Stdout and os.Stderr goes
+	// there too.
+	plog := log.Named(filepath.Base(cmd.Path))
+	stdout, stderr := newStdioLogger(plog), newStdioLogger(plog)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              exec.Command(spec.Path, spec.Args...),
+		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           log,
 		StartTimeout:     startTimeout,
 		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		SyncStdout:       stdout,
+		SyncStderr:       stderr,
 	})
+	inst := &instance{client: client, stdio: []*stdioLogger{stdout, stderr}}
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		inst.kill()
 		return nil, startError(spec, err)
 	}
-	inst := &instance{client: client, rpc: rpc}
+	inst.rpc = rpc
 	kinds := base.Kinds
 	if kind != "" {
 		kinds = []base.Kind{kind}
@@ -127,14 +143,14 @@ func launch(ctx context.Context, spec Spec, kind base.Kind, log hclog.Logger, st
 		break
 	}
 	if inst.impl == nil {
-		client.Kill()
+		inst.kill()
 		if kind != "" {
 			return nil, fmt.Errorf("plugin %q (%s) does not serve the %s kind: %w", spec.Name, spec.Path, kind, lastErr)
 		}
 		return nil, fmt.Errorf("plugin %q (%s) serves no strategy kind this host knows: %w", spec.Name, spec.Path, lastErr)
 	}
 	if err := checkInfo(spec, inst.info, kind, client.NegotiatedVersion()); err != nil {
-		client.Kill()
+		inst.kill()
 		return nil, err
 	}
 	return inst, nil

@@ -173,6 +173,51 @@ func TestSupervisedCalls(t *testing.T) {
 	}
 }
 
+// What a plugin writes after Serve has swapped its os.Stderr and os.Stdout
+// reaches the host's log under the plugin's name at its level: the lines
+// of a logger made in Configure (with their fields), and plain writes to
+// stderr and stdout.
+func TestPluginLogsAfterServe(t *testing.T) {
+	bin := pluginBin(t)
+	_, logs := start(t, Spec{Name: "p", Path: bin, Args: []string{"store", "late-log"}}, base.KindStore, Options{})
+	tests := []struct {
+		name   string
+		line   string // the start of the line, after the time
+		fields []string
+	}{
+		{"logger made after Serve", "[WARN]  host.p.testplugin: logged from configure:", []string{"@module=late", "node=red"}},
+		{"stderr", "[INFO]  host.p.testplugin: written to stderr", nil},
+		{"stdout, with a level prefix", "[ERROR] host.p.testplugin: written to stdout", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			has := func() bool {
+				for line := range strings.Lines(logs.String()) {
+					_, rest, _ := strings.Cut(line, " ")
+					if !strings.HasPrefix(rest, tt.line) {
+						continue
+					}
+					all := true
+					for _, f := range tt.fields {
+						all = all && strings.Contains(rest, " "+f)
+					}
+					if all {
+						return true
+					}
+				}
+				return false
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !has() && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !has() {
+				t.Fatalf("host log lacks %q with %q:\n%s", tt.line, tt.fields, logs)
+			}
+		})
+	}
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -485,5 +530,47 @@ func TestDescribe(t *testing.T) {
 		if d.Info.Kind != kind || d.Info.Name != "test-"+string(kind) || len(d.Schema.Attributes) != 5 {
 			t.Fatalf("%s: %+v", kind, d)
 		}
+	}
+}
+
+// The plugin's stdout and stderr arrive in chunks that need not end lines:
+// each whole line is logged once, an hclog JSON line at its level with its
+// fields, any other verbatim at the level its prefix names or at info.
+func TestStdioLogger(t *testing.T) {
+	tests := []struct {
+		name   string
+		chunks []string
+		flush  bool
+		want   string
+	}{
+		{"plain line", []string{"hello\n"}, false, "[INFO]  p: hello\n"},
+		{"line split across chunks", []string{"hel", "lo\nwor", "ld\n"}, false, "[INFO]  p: hello\n[INFO]  p: world\n"},
+		{"unended line waits for its end", []string{"part"}, false, ""},
+		{"unended line is logged on flush", []string{"part"}, true, "[INFO]  p: part\n"},
+		{"level prefix", []string{"[WARN] careful\r\n"}, false, "[WARN]  p: careful\n"},
+		{"blank lines skipped", []string{"\n \n"}, false, ""},
+		{"hclog JSON", []string{`{"@level":"error","@message":"failed","@module":"m","@timestamp":"2026-01-02T03:04:05.000000Z","n":3}` + "\n"}, false,
+			"[ERROR] p: failed: @module=m n=3 timestamp=2026-01-02T03:04:05.000000Z\n"},
+		{"other JSON verbatim", []string{`{"level":"error"}` + "\n"}, false, `[INFO]  p: {"level":"error"}` + "\n"},
+		{"level below the logger's dropped", []string{`{"@level":"trace","@message":"noise"}` + "\n"}, false, ""},
+		{"overlong line in pieces", []string{strings.Repeat("x", maxLogLine), "y\n"}, false,
+			"[INFO]  p: " + strings.Repeat("x", maxLogLine) + "\n[INFO]  p: y\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			w := newStdioLogger(hclog.New(&hclog.LoggerOptions{Name: "p", Output: &out, Level: hclog.Debug, DisableTime: true}))
+			for _, c := range tt.chunks {
+				if n, err := w.Write([]byte(c)); n != len(c) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if tt.flush {
+				w.Flush()
+			}
+			if got := out.String(); got != tt.want {
+				t.Fatalf("logged\n%q\nwant\n%q", got, tt.want)
+			}
+		})
 	}
 }
