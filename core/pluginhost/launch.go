@@ -20,6 +20,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/wadi-go/wadi/sdk"
 	"github.com/wadi-go/wadi/sdk/base"
@@ -143,17 +145,44 @@ func launch(ctx context.Context, spec Spec, kind base.Kind, log hclog.Logger, st
 		break
 	}
 	if inst.impl == nil {
+		err := kindError(ctx, spec, rpc, kind, lastErr, startTimeout)
 		inst.kill()
-		if kind != "" {
-			return nil, fmt.Errorf("plugin %q (%s) does not serve the %s kind: %w", spec.Name, spec.Path, kind, lastErr)
-		}
-		return nil, fmt.Errorf("plugin %q (%s) serves no strategy kind this host knows: %w", spec.Name, spec.Path, lastErr)
+		return nil, err
 	}
 	if err := checkInfo(spec, inst.info, kind, client.NegotiatedVersion()); err != nil {
 		inst.kill()
 		return nil, err
 	}
 	return inst, nil
+}
+
+// kindError says why the plugin serves no kind the host can use (err is
+// the last kind's failure). A plugin asked for a kind it does not serve
+// answers Unimplemented, which says nothing of what it is: the Info of the
+// kind it does serve does.
+func kindError(ctx context.Context, spec Spec, rpc plugin.ClientProtocol, kind base.Kind, err error, timeout time.Duration) error {
+	if kind == "" {
+		return fmt.Errorf("plugin %q (%s) serves no strategy kind this host knows: %w", spec.Name, spec.Path, err)
+	}
+	if status.Code(err) == codes.Unimplemented {
+		for _, k := range base.Kinds {
+			if k == kind {
+				continue
+			}
+			impl, derr := sdk.DispenseKind(rpc, k)
+			if derr != nil {
+				continue
+			}
+			if _, ierr := infoWithin(ctx, impl, timeout); ierr == nil {
+				return wrongKind(spec, k, kind)
+			}
+		}
+	}
+	return fmt.Errorf("plugin %q (%s) does not serve the %s kind: %w", spec.Name, spec.Path, kind, err)
+}
+
+func wrongKind(spec Spec, is, want base.Kind) error {
+	return fmt.Errorf("plugin %q (%s) is a %s, not a %s", spec.Name, spec.Path, is, want)
 }
 
 func infoWithin(ctx context.Context, p base.Plugin, d time.Duration) (base.Info, error) {
@@ -186,7 +215,7 @@ func hostVersions() []int {
 
 func checkInfo(spec Spec, info base.Info, kind base.Kind, negotiated int) error {
 	if kind != "" && info.Kind != kind {
-		return fmt.Errorf("plugin %q (%s) is a %s plugin, not a %s", spec.Name, spec.Path, info.Kind, kind)
+		return wrongKind(spec, info.Kind, kind)
 	}
 	if !slices.Contains(info.APIVersions, negotiated) {
 		return fmt.Errorf("plugin %q (%s) negotiated API version %d but declares %v", spec.Name, spec.Path, negotiated, info.APIVersions)

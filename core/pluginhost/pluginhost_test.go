@@ -119,7 +119,8 @@ func TestStartRefuses(t *testing.T) {
 	}{
 		{"checksum differs", Spec{Name: "p", Path: bin, SHA256: wrongSum, Args: []string{"store"}}, base.KindStore, "does not match the sha256"},
 		{"checksum malformed", Spec{Name: "p", Path: bin, SHA256: "xyz", Args: []string{"store"}}, base.KindStore, "is not a hex SHA-256"},
-		{"wrong kind", Spec{Name: "p", Path: bin, Args: []string{"codec"}}, base.KindStore, "does not serve the store kind"},
+		{"wrong kind", Spec{Name: "p", Path: bin, Args: []string{"codec"}}, base.KindStore, `plugin "p" (` + bin + `) is a codec, not a store`},
+		{"wrong kind, the other way", Spec{Name: "p", Path: bin, Args: []string{"store"}}, base.KindReplicator, `plugin "p" (` + bin + `) is a store, not a replicator`},
 		{"no common API version", Spec{Name: "p", Path: bin, Args: []string{"store", "api=99"}}, base.KindStore, "speaks no plugin API version this host speaks"},
 		{"not a plugin", Spec{Name: "p", Path: notPlugin}, base.KindStore, `plugin "p": starting`},
 		{"missing binary", Spec{Name: "p", Path: filepath.Join(t.TempDir(), "nope")}, base.KindStore, `plugin "p": starting`},
