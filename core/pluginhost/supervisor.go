@@ -169,7 +169,7 @@ func (s *Supervisor) call(ctx context.Context, op string, fn func(ctx context.Co
 	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	err := fn(cctx, inst.impl)
-	hung := err != nil && s.unanswered(cctx, time.Since(began))
+	hung := err != nil && s.unanswered(ctx, err, time.Since(began))
 	cancel()
 	if err == nil {
 		return nil
@@ -185,15 +185,20 @@ func (s *Supervisor) call(ctx context.Context, op string, fn func(ctx context.Co
 	return err
 }
 
-// unanswered reports whether a call that failed after running for ran
-// with cctx (its context, not yet cancelled) went unanswered for the
-// supervisor's CallTimeout. That is judged by the supervisor's clock, not by
-// which deadline fired: the host's store timeout equals CallTimeout and is
-// set just before the call, so the caller's deadline fires first, a moment
-// before the supervisor's would have. A caller's explicit cancel, or its
-// deadline well before CallTimeout, says nothing about the plugin.
-func (s *Supervisor) unanswered(cctx context.Context, ran time.Duration) bool {
-	if !errors.Is(cctx.Err(), context.DeadlineExceeded) {
+// unanswered reports whether a call that failed with err after running for
+// ran went unanswered for the supervisor's CallTimeout. That is judged by
+// the supervisor's clock, not by which deadline fired or how: the host's
+// store timeout equals CallTimeout and is set just before the call, so the
+// caller's deadline fires a moment before the supervisor's; and the plugin's
+// gRPC server, given the deadline too, may cancel the stream (RST_STREAM
+// CANCEL) a moment before either. The caller's own cancel, its deadline
+// well before CallTimeout, or an error the plugin answered with, say
+// nothing of a hang.
+func (s *Supervisor) unanswered(ctx context.Context, err error, ran time.Duration) bool {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return false
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return false
 	}
 	slack := min(s.opts.CallTimeout/10, 100*time.Millisecond)
