@@ -109,9 +109,12 @@ type ServeConfig struct {
 }
 
 // NewLogger returns the logger a plugin should log through: JSON lines on
-// stderr at trace level. go-plugin on the host parses them and logs each
-// line into the host's logger under the plugin's name, at the line's level
-// and with its fields; the host's level decides what is kept.
+// stderr at trace level. The host parses them and logs each line into its
+// logger under the plugin's name, at the line's level and with its fields;
+// the host's level decides what is kept. It may be made anywhere, before
+// Serve or after (in Configure, say): Serve swaps os.Stderr for a pipe that
+// go-plugin streams to the host, and the wadi host logs what arrives there
+// the same way, as it does plain lines written to os.Stderr or os.Stdout.
 func NewLogger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Level:      hclog.Trace,

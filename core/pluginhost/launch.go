@@ -13,12 +13,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/wadi-go/wadi/sdk"
 	"github.com/wadi-go/wadi/sdk/base"
@@ -43,6 +46,9 @@ type instance struct {
 	rpc    plugin.ClientProtocol
 	impl   base.Plugin
 	info   base.Info
+	// stdio log what the plugin writes to its stdout and stderr after
+	// Serve.
+	stdio []*stdioLogger
 }
 
 // killGrace bounds go-plugin's graceful stop: it asks the plugin to shut
@@ -70,6 +76,9 @@ func (i *instance) kill() {
 		}
 	}
 	<-done
+	for _, w := range i.stdio {
+		w.Flush()
+	}
 }
 
 func (i *instance) pid() int {
@@ -90,23 +99,32 @@ func launch(ctx context.Context, spec Spec, kind base.Kind, log hclog.Logger, st
 		}
 		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
+	cmd := exec.Command(spec.Path, spec.Args...)
+	// go-plugin logs the process's stderr under the program's name; what
+	// the plugin writes after Serve swapped os.Stdout and os.Stderr goes
+	// there too.
+	plog := log.Named(filepath.Base(cmd.Path))
+	stdout, stderr := newStdioLogger(plog), newStdioLogger(plog)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
-		Cmd:              exec.Command(spec.Path, spec.Args...),
+		Cmd:              cmd,
 		SecureConfig:     secure,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Logger:           log,
 		StartTimeout:     startTimeout,
 		GRPCDialOptions:  sdk.GRPCDialOptions(),
+		SyncStdout:       stdout,
+		SyncStderr:       stderr,
 	})
+	inst := &instance{client: client, stdio: []*stdioLogger{stdout, stderr}}
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
+		inst.kill()
 		return nil, startError(spec, err)
 	}
-	inst := &instance{client: client, rpc: rpc}
+	inst.rpc = rpc
 	kinds := base.Kinds
 	if kind != "" {
 		kinds = []base.Kind{kind}
@@ -127,17 +145,44 @@ func launch(ctx context.Context, spec Spec, kind base.Kind, log hclog.Logger, st
 		break
 	}
 	if inst.impl == nil {
-		client.Kill()
-		if kind != "" {
-			return nil, fmt.Errorf("plugin %q (%s) does not serve the %s kind: %w", spec.Name, spec.Path, kind, lastErr)
-		}
-		return nil, fmt.Errorf("plugin %q (%s) serves no strategy kind this host knows: %w", spec.Name, spec.Path, lastErr)
+		err := kindError(ctx, spec, rpc, kind, lastErr, startTimeout)
+		inst.kill()
+		return nil, err
 	}
 	if err := checkInfo(spec, inst.info, kind, client.NegotiatedVersion()); err != nil {
-		client.Kill()
+		inst.kill()
 		return nil, err
 	}
 	return inst, nil
+}
+
+// kindError says why the plugin serves no kind the host can use (err is
+// the last kind's failure). A plugin asked for a kind it does not serve
+// answers Unimplemented, which says nothing of what it is: the Info of the
+// kind it does serve does.
+func kindError(ctx context.Context, spec Spec, rpc plugin.ClientProtocol, kind base.Kind, err error, timeout time.Duration) error {
+	if kind == "" {
+		return fmt.Errorf("plugin %q (%s) serves no strategy kind this host knows: %w", spec.Name, spec.Path, err)
+	}
+	if status.Code(err) == codes.Unimplemented {
+		for _, k := range base.Kinds {
+			if k == kind {
+				continue
+			}
+			impl, derr := sdk.DispenseKind(rpc, k)
+			if derr != nil {
+				continue
+			}
+			if _, ierr := infoWithin(ctx, impl, timeout); ierr == nil {
+				return wrongKind(spec, k, kind)
+			}
+		}
+	}
+	return fmt.Errorf("plugin %q (%s) does not serve the %s kind: %w", spec.Name, spec.Path, kind, err)
+}
+
+func wrongKind(spec Spec, is, want base.Kind) error {
+	return fmt.Errorf("plugin %q (%s) is a %s, not a %s", spec.Name, spec.Path, is, want)
 }
 
 func infoWithin(ctx context.Context, p base.Plugin, d time.Duration) (base.Info, error) {
@@ -170,7 +215,7 @@ func hostVersions() []int {
 
 func checkInfo(spec Spec, info base.Info, kind base.Kind, negotiated int) error {
 	if kind != "" && info.Kind != kind {
-		return fmt.Errorf("plugin %q (%s) is a %s plugin, not a %s", spec.Name, spec.Path, info.Kind, kind)
+		return wrongKind(spec, info.Kind, kind)
 	}
 	if !slices.Contains(info.APIVersions, negotiated) {
 		return fmt.Errorf("plugin %q (%s) negotiated API version %d but declares %v", spec.Name, spec.Path, negotiated, info.APIVersions)

@@ -24,7 +24,9 @@ const defaultStartTimeout = 10 * time.Second
 type Options struct {
 	Logger hclog.Logger
 	// CallTimeout bounds every call; a plugin that does not answer in time is
-	// considered hung, killed and restarted. Default 10s.
+	// considered hung, killed and restarted. Time is judged by the
+	// supervisor's clock: a caller's deadline of the same length (the host's
+	// store timeout) that fires first still counts. Default 10s.
 	CallTimeout time.Duration
 	// StartTimeout bounds starting the process and its first answers.
 	// Default 10s.
@@ -32,8 +34,15 @@ type Options struct {
 	// HealthInterval is how often the process is checked. Default 1s.
 	HealthInterval time.Duration
 	// MinBackoff and MaxBackoff bound the wait between restart attempts,
-	// which doubles after each failure. Defaults 100ms and 30s.
+	// which doubles after each failed start and after each crash (or hang)
+	// of a plugin that had not yet stayed up for StablePeriod. Defaults
+	// 100ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
+	// StablePeriod is how long a plugin must stay up for its backoff to
+	// reset: one that then fails is restarted at once, while one that keeps
+	// failing soon after it starts is restarted ever more slowly. Default
+	// 1m.
+	StablePeriod time.Duration
 }
 
 func (o *Options) defaults() {
@@ -50,6 +59,7 @@ func (o *Options) defaults() {
 	set(&o.HealthInterval, time.Second)
 	set(&o.MinBackoff, 100*time.Millisecond)
 	set(&o.MaxBackoff, 30*time.Second)
+	set(&o.StablePeriod, time.Minute)
 }
 
 // Supervisor keeps one plugin process running and configured, and routes
@@ -156,9 +166,10 @@ func (s *Supervisor) call(ctx context.Context, op string, fn func(ctx context.Co
 		s.poke()
 		return fmt.Errorf("%s plugin %q: %s: %w: restarting", s.kind, s.spec.Name, op, ErrUnavailable)
 	}
+	began := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	err := fn(cctx, inst.impl)
-	hung := err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded)
+	hung := err != nil && s.unanswered(ctx, err, time.Since(began))
 	cancel()
 	if err == nil {
 		return nil
@@ -172,6 +183,26 @@ func (s *Supervisor) call(ctx context.Context, op string, fn func(ctx context.Co
 		return fmt.Errorf("%s plugin %q: %s: %w: no answer within %v", s.kind, s.spec.Name, op, ErrUnavailable, s.opts.CallTimeout)
 	}
 	return err
+}
+
+// unanswered reports whether a call that failed with err after running for
+// ran went unanswered for the supervisor's CallTimeout. That is judged by
+// the supervisor's clock, not by which deadline fired or how: the host's
+// store timeout equals CallTimeout and is set just before the call, so the
+// caller's deadline fires a moment before the supervisor's; and the plugin's
+// gRPC server, given the deadline too, may cancel the stream (RST_STREAM
+// CANCEL) a moment before either. The caller's own cancel, its deadline
+// well before CallTimeout, or an error the plugin answered with, say
+// nothing of a hang.
+func (s *Supervisor) unanswered(ctx context.Context, err error, ran time.Duration) bool {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return false
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return false
+	}
+	slack := min(s.opts.CallTimeout/10, 100*time.Millisecond)
+	return ran >= s.opts.CallTimeout-slack
 }
 
 // down takes inst out of service (if it still is the current instance),
@@ -200,8 +231,9 @@ func (s *Supervisor) monitor(ctx context.Context) {
 	defer close(s.done)
 	tick := time.NewTicker(s.opts.HealthInterval)
 	defer tick.Stop()
-	backoff := s.opts.MinBackoff
-	var next time.Time // no restart before this
+	policy := newBackoff(s.opts)
+	upSince := time.Now() // of the current instance; zero once it is down
+	var next time.Time    // no restart before this
 	for {
 		select {
 		case <-ctx.Done():
@@ -215,15 +247,24 @@ func (s *Supervisor) monitor(ctx context.Context) {
 			}
 			continue
 		}
+		if !upSince.IsZero() { // it has just gone down
+			wait := policy.down(time.Since(upSince))
+			upSince = time.Time{}
+			if wait > 0 {
+				s.log.Info("plugin failed soon after it started; delaying its restart", "retry_in", wait)
+				next = time.Now().Add(wait)
+				time.AfterFunc(wait, s.poke)
+			}
+		}
 		if time.Now().Before(next) {
 			continue
 		}
 		inst, err := s.startInstance(ctx)
 		if err != nil {
-			s.log.Error("plugin restart failed", "error", err, "retry_in", backoff)
-			next = time.Now().Add(backoff)
-			backoff = min(backoff*2, s.opts.MaxBackoff)
-			time.AfterFunc(time.Until(next), s.poke)
+			wait := policy.next()
+			s.log.Error("plugin restart failed", "error", err, "retry_in", wait)
+			next = time.Now().Add(wait)
+			time.AfterFunc(wait, s.poke)
 			continue
 		}
 		if ctx.Err() != nil {
@@ -233,10 +274,40 @@ func (s *Supervisor) monitor(ctx context.Context) {
 		s.mu.Lock()
 		s.cur = inst
 		s.mu.Unlock()
+		upSince = time.Now()
 		n := s.restarts.Add(1)
-		backoff = s.opts.MinBackoff
 		s.log.Info("plugin restarted", "restarts", n, "pid", inst.pid())
 	}
+}
+
+// backoff is the supervisor's restart policy. A successful start does not
+// reset it: a plugin that crashes on its first call would otherwise be
+// restarted as fast as it can start. Only staying up for the stable period
+// does.
+type backoff struct {
+	min, max, stable time.Duration
+	wait             time.Duration // before the next restart of a quick failure
+}
+
+func newBackoff(o Options) *backoff {
+	return &backoff{min: o.MinBackoff, max: o.MaxBackoff, stable: o.StablePeriod, wait: o.MinBackoff}
+}
+
+// down returns how long to wait before restarting a plugin that went down
+// after being up for up.
+func (b *backoff) down(up time.Duration) time.Duration {
+	if up >= b.stable {
+		b.wait = b.min
+		return 0 // a plugin that ran fine for a while comes back at once
+	}
+	return b.next()
+}
+
+// next returns the wait before the next restart, and doubles it.
+func (b *backoff) next() time.Duration {
+	d := b.wait
+	b.wait = min(b.wait*2, b.max)
+	return d
 }
 
 // unhealthy returns why inst should be taken down, or "".
