@@ -45,8 +45,12 @@ type Membership struct {
 	changed chan struct{}     // closed and replaced on every change
 
 	joined chan struct{} // closed once a join succeeded, or at once without one
-	stop   context.CancelFunc
-	done   chan struct{}
+	// refused is closed when a member that started earlier turns out to
+	// have this node's name: this node is the duplicate.
+	refused    chan struct{}
+	refuseOnce sync.Once
+	stop       context.CancelFunc
+	done       chan struct{}
 }
 
 // StartMembership starts gossip and, in the background, joins the members
@@ -76,6 +80,7 @@ func StartMembership(cfg MembershipConfig) (*Membership, error) {
 		members: map[string]Member{cfg.Self.Name: cfg.Self},
 		changed: make(chan struct{}),
 		joined:  make(chan struct{}),
+		refused: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	mc := memberlist.DefaultLANConfig()
@@ -126,6 +131,11 @@ func (m *Membership) joinLoop(ctx context.Context, addrs []string) {
 	wait := 100 * time.Millisecond
 	for {
 		n, err := m.ml.Join(addrs)
+		select {
+		case <-m.refused:
+			return // the farm has a member of this name already
+		default:
+		}
 		if n > 0 {
 			m.log.Info("joined the farm", "through", n, "members", m.ml.NumMembers())
 			close(m.joined)
@@ -147,6 +157,11 @@ func (m *Membership) Self() Member { return m.self }
 // Joined is closed once this node has joined the farm through one of the
 // configured members (at once if none is configured).
 func (m *Membership) Joined() <-chan struct{} { return m.joined }
+
+// Refused is closed if a live member that started earlier has this node's
+// name: the farm keeps that one, and this node must not serve as a farm
+// of its own under the name.
+func (m *Membership) Refused() <-chan struct{} { return m.refused }
 
 // Members returns the alive, compatible members, self included, sorted by
 // name.
@@ -291,4 +306,18 @@ type conflict struct{ m *Membership }
 // keeps the first.
 func (c conflict) NotifyConflict(existing, other *memberlist.Node) {
 	c.m.log.Error("a node reuses a live member's name; refused", "name", existing.Name, "member_addr", existing.Address(), "other_addr", other.Address())
+	self := c.m.self
+	if existing.Name != self.Name {
+		return
+	}
+	// Our own name: whichever started first is the member; the other is
+	// the duplicate, and it is this node if the other started earlier.
+	o, err := decodeMember(other.Name, other.Meta)
+	if err != nil || o.Started >= self.Started {
+		return
+	}
+	c.m.refuseOnce.Do(func() {
+		c.m.log.Error("another live member has this node's name and started earlier; this node cannot join the farm", "name", self.Name, "other_addr", other.Address())
+		close(c.m.refused)
+	})
 }

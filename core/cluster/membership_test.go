@@ -120,21 +120,37 @@ func TestMembershipRefuses(t *testing.T) {
 		self    Member
 		keys    [][]byte
 		wantLog string
+		refused bool // the newcomer learns it must not run under its name
 	}{
-		{"no common protocol", Member{Name: "future", Peer: "x:1", HTTP: "http://x", ProtoMin: ProtocolMax + 1, ProtoMax: ProtocolMax + 2, Started: 5}, [][]byte{key}, "speaks no common protocol version"},
-		{"wrong key", member("stranger", 6), [][]byte{bytes.Repeat([]byte{8}, 32)}, ""},
-		{"name in use", member("a", 7), [][]byte{key}, ""},
+		{"no common protocol", Member{Name: "future", Peer: "x:1", HTTP: "http://x", ProtoMin: ProtocolMax + 1, ProtoMax: ProtocolMax + 2, Started: 5}, [][]byte{key}, "speaks no common protocol version", false},
+		{"wrong key", member("stranger", 6), [][]byte{bytes.Repeat([]byte{8}, 32)}, "", false},
+		{"name in use", member("a", 7), [][]byte{key}, "another live member has this node's name and started earlier", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			startMember(t, tt.self, []string{addrA}, tt.keys)
+			newcomer, _, logs := startMember(t, tt.self, []string{addrA}, tt.keys)
 			time.Sleep(1500 * time.Millisecond)
 			got := a.Members()
 			if !slices.Equal(names(got), []string{"a"}) || got[0].Started != 1 {
 				t.Fatalf("members %+v: the node was let in", got)
 			}
-			if tt.wantLog != "" && !strings.Contains(logsA.String(), tt.wantLog) {
-				t.Fatalf("no %q in the log:\n%s", tt.wantLog, logsA)
+			if all := logsA.String() + logs.String(); tt.wantLog != "" && !strings.Contains(all, tt.wantLog) {
+				t.Fatalf("no %q in the logs:\n%s", tt.wantLog, all)
+			}
+			select {
+			case <-newcomer.Refused():
+				if !tt.refused {
+					t.Fatal("the newcomer was told its name is taken")
+				}
+			default:
+				if tt.refused {
+					t.Fatalf("the newcomer was not told its name is taken:\n%s", logs)
+				}
+			}
+			select {
+			case <-a.Refused():
+				t.Fatal("the older member was told to stop")
+			default:
 			}
 		})
 	}

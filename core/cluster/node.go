@@ -239,6 +239,10 @@ func Start(cfg Config) (*Node, error) {
 	}()
 	select {
 	case <-ms.Joined():
+	case <-ms.Refused():
+		n.srv.Stop()
+		_ = ms.Shutdown()
+		return nil, fmt.Errorf("cluster: a live member of the farm is already named %q", cfg.Self.Name)
 	case <-time.After(cfg.JoinWait):
 		n.log.Warn("no configured member answered; starting alone, and joining when one does", "join", cfg.Join, "waited", cfg.JoinWait)
 	}
