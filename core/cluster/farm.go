@@ -272,6 +272,20 @@ func (n *Node) Fetch(ctx context.Context, id string) (*session.Fetched, error) {
 				n.log.Debug("fetch: the holder died meanwhile", "session", logID(id), "holder", holder)
 				continue // declared dead meanwhile: restored on the next hop
 			}
+			if code := status.Code(err); ctx.Err() == nil && (code == codes.Canceled || (code == codes.Unavailable && !n.alive(holder))) {
+				// The holder left during the call, or the membership
+				// flapped and its connection was closed under the call (a
+				// Canceled the caller did not ask for): a graceful leave
+				// hands its sessions on, so the directory says where next.
+				n.log.Debug("fetch: the holder left meanwhile; looking again", "session", logID(id), "holder", holder, "error", err)
+				if err := sleepCtx(ctx, n.backoff()); err != nil {
+					return nil, err
+				}
+				if h, err = n.lookup(ctx, id); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			if status.Code(err) == codes.Aborted {
 				// Being handed to another node for a request there: it
 				// lands in a moment; follow it instead of failing.
@@ -375,7 +389,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // replication there is nothing to restore. lost says the directory named a
 // holder that is gone or does not have the session.
 func (n *Node) restoreOr(ctx context.Context, id string, h *holderRef, lost bool) (f *session.Fetched, follow bool, err error) {
-	f, other, err := n.restore(ctx, id, lost)
+	f, other, err := n.restore(ctx, id, *h, lost)
 	if err != nil || f != nil {
 		return f, false, err
 	}

@@ -511,11 +511,13 @@ func TestChurn(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var liveErrs, requests atomic.Int64
 	for i, st := range states {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 2000; j++ {
+				requests.Add(1)
 				select {
 				case <-stop:
 					return
@@ -530,6 +532,10 @@ func TestChurn(t *testing.T) {
 				if err != nil {
 					// Refused by a node that is leaving: the handler never
 					// ran. Anything else may or may not have counted.
+					if !fn.closed.Load() && !fn.away.Load() {
+						liveErrs.Add(1)
+						t.Logf("browser %d: a request to %s, which stayed in the rotation, failed: %v", i, fn.name, err)
+					}
 					st.ambiguous++
 					st.lastErrors = append(st.lastErrors[max(0, len(st.lastErrors)-3):], fn.name+": "+err.Error())
 					time.Sleep(20 * time.Millisecond)
@@ -568,7 +574,12 @@ func TestChurn(t *testing.T) {
 	}
 	n := 0
 	f.tables.Range(func(_, _ any) bool { n++; return true })
-	t.Logf("%d table versions issued", n)
+	t.Logf("%d table versions issued; %d requests, %d failed on members in the rotation", n, requests.Load(), liveErrs.Load())
+	// A request to a member that stays waits for its session, wherever
+	// it is; only a member that is leaving may refuse one.
+	if e := liveErrs.Load(); e != 0 {
+		t.Fatalf("%d requests to members in the rotation failed", e)
+	}
 	for i, st := range states {
 		for _, fn := range live() {
 			got, err := st.b.try(fn)

@@ -49,8 +49,13 @@ type Membership struct {
 	// have this node's name: this node is the duplicate.
 	refused    chan struct{}
 	refuseOnce sync.Once
-	stop       context.CancelFunc
-	done       chan struct{}
+	// failed are members failure detection declared dead, by name, until
+	// they come back: on a loaded machine or a lossy network the verdict
+	// can be wrong, and without backups such a member may hold the only
+	// copy of a session.
+	failed map[string]failedMember
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // StartMembership starts gossip and, in the background, joins the members
@@ -78,6 +83,7 @@ func StartMembership(cfg MembershipConfig) (*Membership, error) {
 		self:    cfg.Self,
 		log:     log,
 		members: map[string]Member{cfg.Self.Name: cfg.Self},
+		failed:  make(map[string]failedMember),
 		changed: make(chan struct{}),
 		joined:  make(chan struct{}),
 		refused: make(chan struct{}),
@@ -200,6 +206,7 @@ func (m *Membership) set(name string, mem *Member) {
 		}
 		delete(m.members, name)
 	} else {
+		delete(m.failed, name)
 		if old, ok := m.members[name]; ok && old == *mem {
 			return
 		}
@@ -207,6 +214,28 @@ func (m *Membership) set(name string, mem *Member) {
 	}
 	close(m.changed)
 	m.changed = make(chan struct{})
+}
+
+type failedMember struct {
+	Member
+	at time.Time
+}
+
+// failedTTL is how long a member declared dead is remembered.
+const failedTTL = time.Minute
+
+// Failed returns the member called name if it left the membership within
+// the last minute, with the incarnation it had: failure detection may
+// have declared it dead wrongly, and it may still be running.
+func (m *Membership) Failed(name string) (Member, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.failed[name]
+	if !ok || time.Since(f.at) > failedTTL {
+		delete(m.failed, name)
+		return Member{}, false
+	}
+	return f.Member, true
 }
 
 // Leave announces this node's departure and stops gossip. Peers see it
@@ -250,6 +279,14 @@ func (e events) NotifyUpdate(n *memberlist.Node) { e.update(n, "member updated")
 
 func (e events) NotifyLeave(n *memberlist.Node) {
 	e.m.log.Info("member left", "member", n.Name, "state", stateName(n.State))
+	// Recorded whether it left or failed: memberlist's Node.State says
+	// alive in both cases. A member that left has handed its sessions on
+	// and answers that it has none, or nothing listens any more.
+	if mem, err := decodeMember(n.Name, n.Meta); err == nil {
+		e.m.mu.Lock()
+		e.m.failed[n.Name] = failedMember{mem, time.Now()}
+		e.m.mu.Unlock()
+	}
 	e.m.set(n.Name, nil)
 }
 

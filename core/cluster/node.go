@@ -536,6 +536,12 @@ func (n *Node) settleConflict(ctx context.Context, id string, h holderRef) error
 	if err != nil || !mgr.Holds(id) {
 		return nil // not here (any more): nothing to settle
 	}
+	n.handMu.Lock()
+	_, leaving := n.pending[id]
+	n.handMu.Unlock()
+	if leaving {
+		return nil // being handed on: the receiver's claim settles it
+	}
 	c, err := n.clientOf(h.name)
 	if err != nil {
 		return fmt.Errorf("asking %s about %s: %w", h.name, logID(id), err)
@@ -545,6 +551,14 @@ func (n *Node) settleConflict(ctx context.Context, id string, h holderRef) error
 	reply, err := c.FindBackup(cctx, &peerpb.FindBackupRequest{Id: id})
 	if err != nil {
 		return fmt.Errorf("asking %s about %s: %w", h.name, logID(id), err)
+	}
+	switch to := reply.GetHandingTo(); {
+	case to == n.self:
+		// Reported while it was on its way here: this is the session, and
+		// the hand-over's own claim records it.
+		return nil
+	case to != "":
+		return fmt.Errorf("%s is handing %s to %s: settling it later", h.name, logID(id), to)
 	}
 	if reply.GetLive() {
 		if !mgr.Drop(id) {

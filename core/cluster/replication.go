@@ -194,6 +194,12 @@ func (s *server) FindBackup(ctx context.Context, req *peerpb.FindBackupRequest) 
 	if !ok {
 		return nil, status.Error(codes.Unavailable, "find backup: this node is still starting")
 	}
+	s.n.handMu.Lock()
+	h, handing := s.n.pending[req.GetId()]
+	s.n.handMu.Unlock()
+	if handing {
+		return &peerpb.FindBackupReply{HandingTo: h.to}, nil
+	}
 	if r.Holds(req.GetId()) {
 		bs, known := r.BackupsNow(req.GetId())
 		return &peerpb.FindBackupReply{Live: true, LiveBackups: bs, LiveBackupsKnown: known}, nil
@@ -564,11 +570,41 @@ func (n *Node) survey(ctx context.Context, r Replicas, id string, self bool) (co
 	return copies, liveAt, errs
 }
 
+// failedButAnswers asks a holder that failure detection declared dead,
+// at the address it had, whether it has the session: a wrong verdict (a
+// loaded machine, a lossy network) must not turn the only copy of a
+// session into a new, empty one. It returns an error (the request fails
+// and is retried, the session kept) if the holder has the session, or is
+// reached but does not answer in time.
+func (n *Node) failedButAnswers(ctx context.Context, id string, holder holderRef) error {
+	m, ok := n.ms.Failed(holder.name)
+	if !ok || (holder.started != 0 && m.Started != holder.started) {
+		return nil
+	}
+	c, err := n.client(m.Peer)
+	if err != nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, n.cfg.CallTimeout)
+	defer cancel()
+	rep, err := c.FindBackup(cctx, &peerpb.FindBackupRequest{Id: id})
+	switch {
+	case status.Code(err) == codes.DeadlineExceeded:
+		// As alive as dead. The request fails and is retried; for a
+		// holder truly gone, until the verdict is old (failedTTL).
+		return fmt.Errorf("%w: %s, declared dead, may hold %s: %w", ErrUndecided, holder.name, logID(id), err)
+	case err != nil || (!rep.GetLive() && rep.GetHandingTo() == ""):
+		return nil // gone indeed (nothing listens), or without the session
+	}
+	n.log.Warn("the session's holder was declared dead but still has it; waiting for it to rejoin", "session", logID(id), "holder", holder.name)
+	return fmt.Errorf("%w: %s holds %s but is out of the membership", ErrUndecided, holder.name, logID(id))
+}
+
 // restore is Fetch's path for a session whose holder is gone (or unknown
 // to the directory): the backups of the live members are asked, the
 // newest copy is claimed in the directory — which refuses if another node
 // restored it first — and returned.
-func (n *Node) restore(ctx context.Context, id string, lost bool) (*session.Fetched, string, error) {
+func (n *Node) restore(ctx context.Context, id string, gone holderRef, lost bool) (*session.Fetched, string, error) {
 	r, ok := n.replicas()
 	if !ok {
 		return nil, "", nil
@@ -584,6 +620,9 @@ func (n *Node) restore(ctx context.Context, id string, lost bool) (*session.Fetc
 			if _, at, _ := n.survey(ctx, r, id, false); at != "" && at != n.self {
 				n.log.Debug("restore: the session is live elsewhere", "session", logID(id), "at", at)
 				return nil, at, nil
+			}
+			if err := n.failedButAnswers(ctx, id, gone); err != nil {
+				return nil, "", err
 			}
 		}
 		return nil, "", nil

@@ -1464,8 +1464,11 @@ type FindBackupReply struct {
 	// Set when live_backups was read: a replication round in flight leaves
 	// it unread rather than keep the caller waiting.
 	LiveBackupsKnown bool `protobuf:"varint,8,opt,name=live_backups_known,json=liveBackupsKnown,proto3" json:"live_backups_known,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The answering node is handing the session over to this member: its
+	// copy is the receiver's now, whatever the directory says yet.
+	HandingTo     string `protobuf:"bytes,9,opt,name=handing_to,json=handingTo,proto3" json:"handing_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FindBackupReply) Reset() {
@@ -1554,6 +1557,13 @@ func (x *FindBackupReply) GetLiveBackupsKnown() bool {
 	return false
 }
 
+func (x *FindBackupReply) GetHandingTo() string {
+	if x != nil {
+		return x.HandingTo
+	}
+	return ""
+}
+
 var File_peer_proto protoreflect.FileDescriptor
 
 const file_peer_proto_rawDesc = "" +
@@ -1638,7 +1648,7 @@ const file_peer_proto_rawDesc = "" +
 	"\x0eReplicateReply\x127\n" +
 	"\bstatuses\x18\x01 \x03(\x0e2\x1b.wadi.peer.v1.ReplicaStatusR\bstatuses\"#\n" +
 	"\x11FindBackupRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xec\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x8b\x02\n" +
 	"\x0fFindBackupReply\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12\x18\n" +
@@ -1647,7 +1657,9 @@ const file_peer_proto_rawDesc = "" +
 	"\abackups\x18\x05 \x03(\tR\abackups\x12\x12\n" +
 	"\x04live\x18\x06 \x01(\bR\x04live\x12!\n" +
 	"\flive_backups\x18\a \x03(\tR\vliveBackups\x12,\n" +
-	"\x12live_backups_known\x18\b \x01(\bR\x10liveBackupsKnown*L\n" +
+	"\x12live_backups_known\x18\b \x01(\bR\x10liveBackupsKnown\x12\x1d\n" +
+	"\n" +
+	"handing_to\x18\t \x01(\tR\thandingTo*L\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
