@@ -111,7 +111,10 @@ func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
 // BenchmarkLocalHit compares a local hit (read and write) on a farm node
-// with the same on a single node: the farm must add nothing to it.
+// with the same on a single node: the farm must add nothing to it. Each
+// pair is run without a router and with jvmroute as the HAProxy farm runs
+// it (route on the token, a relocator on the farm node); the single node
+// has the same route, so the tokens are alike.
 func BenchmarkLocalHit(b *testing.B) {
 	handler := func(m *session.Manager) http.Handler {
 		return m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,28 +136,40 @@ func BenchmarkLocalHit(b *testing.B) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.AddCookie(rec.Result().Cookies()[0])
 		w := &discard{h: make(http.Header)}
+		// Once more with the cookie: a request that would relocate, or
+		// set a cookie, is no local hit.
+		h.ServeHTTP(w, req)
+		if len(w.h["Set-Cookie"]) != 0 {
+			b.Fatalf("a local hit set %q", w.h["Set-Cookie"])
+		}
 		b.ReportAllocs()
 		for b.Loop() {
 			clear(w.h)
 			h.ServeHTTP(w, req)
 		}
 	}
-	// Both run beside the same live farm, so that its gossip and table
-	// pushes load the machine equally for both: the comparison is of the
-	// request path alone.
-	f := newFarm(b)
-	red := f.add("red")
-	f.add("green")
-	f.settled()
-	b.Run("single", func(b *testing.B) {
+	single := func(b *testing.B, routing session.Routing) {
 		opts := session.DefaultOptions()
 		opts.Store = memstore.New()
+		opts.Routing = routing
 		m, err := session.New(opts)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer m.Close(b.Context())
 		run(b, m)
-	})
-	b.Run("farm", func(b *testing.B) { run(b, red.mgr) })
+	}
+	// All run beside the same live farm, so that its gossip and table
+	// pushes load the machine equally for each: the comparison is of the
+	// request path alone. red has no router, green has jvmroute.
+	f := newFarm(b)
+	red := f.add("red")
+	f.router = "jvmroute"
+	green := f.add("green")
+	f.settled()
+	_, jvmroute := newRouter(b, "jvmroute", "", "green")
+	b.Run("norouter/single", func(b *testing.B) { single(b, session.Routing{}) })
+	b.Run("norouter/farm", func(b *testing.B) { run(b, red.mgr) })
+	b.Run("jvmroute/single", func(b *testing.B) { single(b, jvmroute) })
+	b.Run("jvmroute/farm", func(b *testing.B) { run(b, green.mgr) })
 }

@@ -92,6 +92,10 @@ type farm struct {
 	tweaks func(*session.Options)
 	// policy, if set, is the router policy: "proxy" or "redirect".
 	policy string
+	// router, if set, is the next node's router ("jvmroute", "cookie"):
+	// its route rides on the token as cmd/wadi sets it up, and a
+	// relocator consults it (policy, or migrate).
+	router string
 	// replicator, if set, turns replication on with backups copies.
 	replicator string // "partitioned" or "all"
 	backups    int
@@ -109,6 +113,37 @@ type farm struct {
 
 func newFarm(t testing.TB) *farm {
 	return &farm{t: t, store: memstore.New(), nodes: map[string]*farmNode{}}
+}
+
+// newRouter returns the builtin router name ("" for none) with policy (""
+// for its default), and the routing of the node route, both as cmd/wadi
+// sets them up.
+func newRouter(t testing.TB, name, policy, route string) (*routers.Router, session.Routing) {
+	t.Helper()
+	var r *routers.Router
+	switch name {
+	case "", "none":
+		r = routers.NewNone()
+	case "jvmroute":
+		r = routers.NewJVMRoute()
+	case "cookie":
+		r = routers.NewCookie()
+	default:
+		t.Fatalf("no builtin router %q", name)
+	}
+	cfg := `{}`
+	if policy != "" {
+		cfg = `{"policy":"` + policy + `"}`
+	}
+	ctx := context.Background()
+	if err := r.Configure(ctx, []byte(cfg), base.Node{Name: route}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Format(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, session.Routing{Route: route, Format: f}
 }
 
 // add starts a node; it joins through the first node started.
@@ -167,11 +202,9 @@ func (f *farm) add(name string) *farmNode {
 	opts.Metrics = fn.metrics
 	opts.LockTimeout = 5 * time.Second
 	opts.Logger = hclog.New(&hclog.LoggerOptions{Name: name + ".sessions", Level: hclog.Debug, Output: testLog})
-	if f.policy != "" {
-		r := routers.NewNone()
-		if err := r.Configure(context.Background(), []byte(`{"policy":"`+f.policy+`"}`), base.Node{Name: name}); err != nil {
-			t.Fatal(err)
-		}
+	if f.policy != "" || f.router != "" {
+		r, routing := newRouter(t, f.router, f.policy, name)
+		opts.Routing = routing
 		opts.Relocator = cluster.NewRelocator(node, r)
 	}
 	if placer != nil {
