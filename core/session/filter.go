@@ -90,9 +90,11 @@ type writer struct {
 	// relocation check and the lookup share one parse.
 	cookies []*http.Cookie
 	// cookieID is the id the client presented and we found, if any;
-	// before the lookup, the one the relocation check found in memory.
+	// before the lookup, the one the relocation check found in memory,
+	// checked.
 	cookieID    string
 	cookieValue string   // the whole cookie value it came in, route included
+	checked     *Session // not locked: the lookup starts from it
 	sess        *Session // held (locked for this request) until release
 	// outcome is how the request's session was first found (or not), for
 	// the metrics, reported once when the request ends.
@@ -237,14 +239,16 @@ func (w *writer) sessionCookies() []*http.Cookie {
 func (w *writer) findFromCookie(ctx context.Context) (*Session, Outcome, error) {
 	// The relocation check may have parsed the first valid cookie and
 	// found its session in memory already: that cookie's token is not
-	// parsed again (on a local hit, the only one looked at).
-	checkedID, checkedValue := w.cookieID, w.cookieValue
-	w.cookieID, w.cookieValue = "", ""
+	// parsed again, nor its session looked up again in memory (on a local
+	// hit, the only cookie looked at).
+	checkedID, checkedValue, checked := w.cookieID, w.cookieValue, w.checked
+	w.cookieID, w.cookieValue, w.checked = "", "", nil
 	tried := 0
 	for _, c := range w.sessionCookies() {
 		var id string
+		var here *Session
 		if checkedID != "" && c.Value == checkedValue {
-			id, checkedID = checkedID, ""
+			id, here, checkedID = checkedID, checked, ""
 		} else {
 			id, _ = w.m.opts.Routing.parseToken(c.Value)
 			// Anything that is not an id we could have issued is no
@@ -258,7 +262,7 @@ func (w *writer) findFromCookie(ctx context.Context) (*Session, Outcome, error) 
 		if tried++; tried > maxCookieCandidates {
 			break
 		}
-		s, o, err := w.m.lookupOutcome(ctx, id)
+		s, o, err := w.m.lookupOutcome(ctx, id, here)
 		if err != nil {
 			return nil, OutcomeNone, err
 		}

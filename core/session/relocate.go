@@ -25,9 +25,9 @@ type Relocator interface {
 }
 
 // relocate offers a request whose session is elsewhere to the relocator,
-// before the handler runs. A local hit costs it a map lookup, no more: the
-// cookies it parses, and the token it found in memory, are the ones the
-// filter's lookup starts from.
+// before the handler runs. A local hit costs it nothing the filter would
+// not do anyway: the cookies it parses, and the token and session it found
+// in memory, are where the filter's lookup starts.
 func (m *Manager) relocate(w *writer) bool {
 	if m.opts.Relocator == nil {
 		return false
@@ -38,8 +38,8 @@ func (m *Manager) relocate(w *writer) bool {
 		if !ValidID(id) {
 			continue
 		}
-		if m.get(id) != nil {
-			w.cookieID, w.cookieValue = id, c.Value
+		if s := m.get(id); s != nil {
+			w.cookieID, w.cookieValue, w.checked = id, c.Value, s
 			return false
 		}
 		// Read only on a miss, the only case it changes.
