@@ -652,6 +652,53 @@ func TestProxyAndRedirect(t *testing.T) {
 	}
 }
 
+// With a route on the token or in a cookie, each policy still relocates a
+// request whose session is on the other node, and only it: the session
+// moves (migrate) or stays on red (proxy, redirect), the count never
+// loses a step, and with jvmroute the token names the holder.
+func TestRelocationWithRoutes(t *testing.T) {
+	for _, rt := range []string{"jvmroute", "cookie"} {
+		for _, tt := range []struct {
+			policy  string
+			outcome session.Outcome // green's, for the requests sent there
+			holder  string
+		}{
+			{"migrate", session.OutcomeMigratedIn, "green"},
+			{"proxy", session.OutcomeProxied, "red"},
+			{"redirect", session.OutcomeRedirected, "red"},
+		} {
+			t.Run(rt+"/"+tt.policy, func(t *testing.T) {
+				f := newFarm(t)
+				f.router, f.policy = rt, tt.policy
+				red, green := f.add("red"), f.add("green")
+				f.settled()
+				b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+				b.incr(t, red)
+				for i := 2; i <= 3; i++ {
+					if got := b.incr(t, green); got != i {
+						t.Fatalf("request %d through green: count %d", i, got)
+					}
+				}
+				held := map[string]int{"red": red.mgr.Len(), "green": green.mgr.Len()}
+				if held[tt.holder] != 1 || held["red"]+held["green"] != 1 {
+					t.Fatalf("red holds %d, green %d; want the session on %s", held["red"], held["green"], tt.holder)
+				}
+				// Migrate relocates once, then green holds it: a local hit.
+				want := 2
+				if tt.policy == "migrate" {
+					want = 1
+				}
+				if n := green.metrics.count(tt.outcome); n != want {
+					t.Fatalf("green counted %d %v, want %d", n, tt.outcome, want)
+				}
+				if _, route, _ := strings.Cut(b.cookie, "."); rt == "jvmroute" && route != tt.holder {
+					t.Fatalf("token %q, want the route %s", b.cookie, tt.holder)
+				}
+			})
+		}
+	}
+}
+
 // The directory holds one entry per live session, wherever it moved, and
 // none once the session is invalidated; a new session is registered at
 // once, so another node finds it on its first request.
