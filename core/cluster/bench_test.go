@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -110,8 +111,24 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
+// localHit is a request whose session is in memory on its handler's node.
+type localHit struct {
+	h   http.Handler
+	req *http.Request
+	w   *discard
+}
+
+func (lh localHit) serve() {
+	clear(lh.w.h)
+	lh.h.ServeHTTP(lh.w, lh.req)
+}
+
 // BenchmarkLocalHit compares a local hit (read and write) on a farm node
-// with the same on a single node: the farm must add nothing to it.
+// with the same on a single node: the farm must add nothing to it. Each
+// pair is run without a router and with jvmroute as the HAProxy farm runs
+// it (route on the token, a relocator on the farm node); the single node
+// has the same route, so the tokens are alike. The single and farm cases
+// give each side's allocations; pair gives the time ratio.
 func BenchmarkLocalHit(b *testing.B) {
 	handler := func(m *session.Manager) http.Handler {
 		return m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -126,35 +143,92 @@ func BenchmarkLocalHit(b *testing.B) {
 			w.Write(strconv.AppendInt(nil, int64(n+1), 10))
 		}))
 	}
-	run := func(b *testing.B, m *session.Manager) {
+	// newLocalHit returns a request that is a local hit on m.
+	newLocalHit := func(b *testing.B, m *session.Manager) localHit {
 		h := handler(m)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-		req := httptest.NewRequest("GET", "/", nil)
-		req.AddCookie(rec.Result().Cookies()[0])
-		w := &discard{h: make(http.Header)}
+		lh := localHit{h: h, req: httptest.NewRequest("GET", "/", nil), w: &discard{h: make(http.Header)}}
+		lh.req.AddCookie(rec.Result().Cookies()[0])
+		// Once more with the cookie: a request that would relocate, or
+		// set a cookie, is no local hit.
+		lh.serve()
+		if len(lh.w.h["Set-Cookie"]) != 0 {
+			b.Fatalf("a local hit set %q", lh.w.h["Set-Cookie"])
+		}
+		return lh
+	}
+	run := func(b *testing.B, m *session.Manager) {
+		lh := newLocalHit(b, m)
 		b.ReportAllocs()
 		for b.Loop() {
-			clear(w.h)
-			h.ServeHTTP(w, req)
+			lh.serve()
 		}
 	}
-	// Both run beside the same live farm, so that its gossip and table
-	// pushes load the machine equally for both: the comparison is of the
-	// request path alone.
-	f := newFarm(b)
-	red := f.add("red")
-	f.add("green")
-	f.settled()
-	b.Run("single", func(b *testing.B) {
+	// pair alternates batches of local hits on the single node and on the
+	// farm node, timing each batch: a shared machine's load, which swings
+	// between separate sub-benchmarks by far more than 5%, weighs on both
+	// alike, and the median batch leaves out those the scheduler
+	// preempted.
+	pair := func(b *testing.B, single, farm *session.Manager) {
+		const batch = 16
+		sides := [2]localHit{newLocalHit(b, single), newLocalHit(b, farm)}
+		// Allocated before the timed loop, so as not to count in its
+		// allocations.
+		var spent [2][]time.Duration
+		for i := range spent {
+			spent[i] = make([]time.Duration, 0, 1<<16)
+		}
+		k, start := 0, time.Now()
+		b.ReportAllocs()
+		for b.Loop() {
+			side := k / batch % 2
+			sides[side].serve()
+			if k++; k%batch == 0 {
+				now := time.Now()
+				spent[side] = append(spent[side], now.Sub(start))
+				start = now
+			}
+		}
+		if len(spent[1]) == 0 {
+			return
+		}
+		median := func(d []time.Duration) float64 {
+			slices.Sort(d)
+			return float64(d[len(d)/2]) / batch
+		}
+		s, f := median(spent[0]), median(spent[1])
+		b.ReportMetric(s, "single-ns/op")
+		b.ReportMetric(f, "farm-ns/op")
+		b.ReportMetric(f/s, "farm/single")
+	}
+	newSingle := func(b *testing.B, routing session.Routing) *session.Manager {
 		opts := session.DefaultOptions()
 		opts.Store = memstore.New()
+		opts.Routing = routing
 		m, err := session.New(opts)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer m.Close(b.Context())
-		run(b, m)
-	})
-	b.Run("farm", func(b *testing.B) { run(b, red.mgr) })
+		b.Cleanup(func() { m.Close(context.Background()) })
+		return m
+	}
+	// All run beside the same live farm, so that its gossip and table
+	// pushes load the machine equally for each: the comparison is of the
+	// request path alone. red has no router, green has jvmroute.
+	f := newFarm(b)
+	red := f.add("red")
+	f.router = "jvmroute"
+	green := f.add("green")
+	f.settled()
+	_, jvmroute := newRouter(b, "jvmroute", "", "green")
+	for _, c := range []struct {
+		name    string
+		routing session.Routing
+		farm    *session.Manager
+	}{{"norouter", session.Routing{}, red.mgr}, {"jvmroute", jvmroute, green.mgr}} {
+		b.Run(c.name+"/single", func(b *testing.B) { run(b, newSingle(b, c.routing)) })
+		b.Run(c.name+"/farm", func(b *testing.B) { run(b, c.farm) })
+		b.Run(c.name+"/pair", func(b *testing.B) { pair(b, newSingle(b, c.routing), c.farm) })
+	}
 }

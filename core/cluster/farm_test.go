@@ -94,6 +94,10 @@ type farm struct {
 	tweaks func(*session.Options)
 	// policy, if set, is the router policy: "proxy" or "redirect".
 	policy string
+	// router, if set, is the next node's router ("jvmroute", "cookie"):
+	// its route rides on the token as cmd/wadi sets it up, and a
+	// relocator consults it (policy, or migrate).
+	router string
 	// replicator, if set, turns replication on with backups copies.
 	replicator string // "partitioned" or "all"
 	backups    int
@@ -111,6 +115,37 @@ type farm struct {
 
 func newFarm(t testing.TB) *farm {
 	return &farm{t: t, store: memstore.New(), nodes: map[string]*farmNode{}}
+}
+
+// newRouter returns the builtin router name ("" for none) with policy (""
+// for its default), and the routing of the node route, both as cmd/wadi
+// sets them up.
+func newRouter(t testing.TB, name, policy, route string) (*routers.Router, session.Routing) {
+	t.Helper()
+	var r *routers.Router
+	switch name {
+	case "", "none":
+		r = routers.NewNone()
+	case "jvmroute":
+		r = routers.NewJVMRoute()
+	case "cookie":
+		r = routers.NewCookie()
+	default:
+		t.Fatalf("no builtin router %q", name)
+	}
+	cfg := `{}`
+	if policy != "" {
+		cfg = `{"policy":"` + policy + `"}`
+	}
+	ctx := context.Background()
+	if err := r.Configure(ctx, []byte(cfg), base.Node{Name: route}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Format(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, session.Routing{Route: route, Format: f}
 }
 
 // add starts a node; it joins through the first node started.
@@ -169,11 +204,9 @@ func (f *farm) add(name string) *farmNode {
 	opts.Metrics = fn.metrics
 	opts.LockTimeout = 5 * time.Second
 	opts.Logger = hclog.New(&hclog.LoggerOptions{Name: name + ".sessions", Level: hclog.Debug, Output: testLog})
-	if f.policy != "" {
-		r := routers.NewNone()
-		if err := r.Configure(context.Background(), []byte(`{"policy":"`+f.policy+`"}`), base.Node{Name: name}); err != nil {
-			t.Fatal(err)
-		}
+	if f.policy != "" || f.router != "" {
+		r, routing := newRouter(t, f.router, f.policy, name)
+		opts.Routing = routing
 		opts.Relocator = cluster.NewRelocator(node, r)
 	}
 	if placer != nil {
@@ -629,6 +662,53 @@ func TestProxyAndRedirect(t *testing.T) {
 				t.Fatalf("redirect %s to %q, want 307 to %s/cart?x=1", resp.Status, resp.Header.Get("Location"), red.http.URL)
 			}
 		})
+	}
+}
+
+// With a route on the token or in a cookie, each policy still relocates a
+// request whose session is on the other node, and only it: the session
+// moves (migrate) or stays on red (proxy, redirect), the count never
+// loses a step, and with jvmroute the token names the holder.
+func TestRelocationWithRoutes(t *testing.T) {
+	for _, rt := range []string{"jvmroute", "cookie"} {
+		for _, tt := range []struct {
+			policy  string
+			outcome session.Outcome // green's, for the requests sent there
+			holder  string
+		}{
+			{"migrate", session.OutcomeMigratedIn, "green"},
+			{"proxy", session.OutcomeProxied, "red"},
+			{"redirect", session.OutcomeRedirected, "red"},
+		} {
+			t.Run(rt+"/"+tt.policy, func(t *testing.T) {
+				f := newFarm(t)
+				f.router, f.policy = rt, tt.policy
+				red, green := f.add("red"), f.add("green")
+				f.settled()
+				b := &browser{hc: &http.Client{Timeout: 10 * time.Second}}
+				b.incr(t, red)
+				for i := 2; i <= 3; i++ {
+					if got := b.incr(t, green); got != i {
+						t.Fatalf("request %d through green: count %d", i, got)
+					}
+				}
+				held := map[string]int{"red": red.mgr.Len(), "green": green.mgr.Len()}
+				if held[tt.holder] != 1 || held["red"]+held["green"] != 1 {
+					t.Fatalf("red holds %d, green %d; want the session on %s", held["red"], held["green"], tt.holder)
+				}
+				// Migrate relocates once, then green holds it: a local hit.
+				want := 2
+				if tt.policy == "migrate" {
+					want = 1
+				}
+				if n := green.metrics.count(tt.outcome); n != want {
+					t.Fatalf("green counted %d %v, want %d", n, tt.outcome, want)
+				}
+				if _, route, _ := strings.Cut(b.cookie, "."); rt == "jvmroute" && route != tt.holder {
+					t.Fatalf("token %q, want the route %s", b.cookie, tt.holder)
+				}
+			})
+		}
 	}
 }
 

@@ -51,10 +51,10 @@ func Existing(ctx context.Context) (*Session, error) {
 // session when the handler returns.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if m.relocate(rw, r) {
+		w := &writer{ResponseWriter: rw, m: m, req: r, hold: m.replicating() && !m.opts.Replication.Async}
+		if m.relocate(w) {
 			return
 		}
-		w := &writer{ResponseWriter: rw, m: m, req: r, hold: m.replicating() && !m.opts.Replication.Async}
 		defer w.release()
 		returned := false
 		defer func() {
@@ -85,23 +85,33 @@ type writer struct {
 	m   *Manager
 	req *http.Request
 
-	mu          sync.Mutex
-	looked      bool     // the cookie was read and looked up
-	cookieID    string   // the id the client presented and we found, if any
+	mu sync.Mutex
+	// cookies are the request's session cookies, nil until parsed: the
+	// relocation check and the lookup share one parse.
+	cookies []*http.Cookie
+	// cookieID is the id the client presented and we found, if any;
+	// before the lookup, the one the relocation check found in memory,
+	// checked.
+	cookieID    string
 	cookieValue string   // the whole cookie value it came in, route included
+	checked     *Session // not locked: the lookup starts from it
 	sess        *Session // held (locked for this request) until release
-	committed   bool     // headers are out: the cookie can no longer change
 	// outcome is how the request's session was first found (or not), for
 	// the metrics, reported once when the request ends.
 	outcome Outcome
 
 	// In synchronous replication, the response is kept back (up to
 	// holdLimit) until the backups have the session's changes.
-	hold     bool
-	held     []byte
-	status   int  // the status the handler wrote, not yet sent
-	released bool // the response passes straight through from now on
-	upgraded bool // a 101 went out: no status can follow
+	held   []byte
+	status int // the status the handler wrote, not yet sent
+
+	// The flags sit together, so that the writer, allocated on every
+	// request, stays in its size class.
+	looked    bool // the cookie was read and looked up
+	committed bool // headers are out: the cookie can no longer change
+	hold      bool // keep the response back, as above
+	released  bool // the response passes straight through from now on
+	upgraded  bool // a 101 went out: no status can follow
 }
 
 // checkpoint replicates the session's changes so far and releases what
@@ -214,20 +224,45 @@ func (w *writer) session(ctx context.Context, create bool) (*Session, error) {
 // us look up.
 const maxCookieCandidates = 4
 
+// sessionCookies returns the request's cookies of the session's name,
+// parsing them on the first call only.
+func (w *writer) sessionCookies() []*http.Cookie {
+	if w.cookies == nil {
+		w.cookies = w.req.CookiesNamed(w.m.opts.Cookie.Name)
+		if w.cookies == nil {
+			w.cookies = []*http.Cookie{} // parsed: none
+		}
+	}
+	return w.cookies
+}
+
 func (w *writer) findFromCookie(ctx context.Context) (*Session, Outcome, error) {
+	// The relocation check may have parsed the first valid cookie and
+	// found its session in memory already: that cookie's token is not
+	// parsed again, nor its session looked up again in memory (on a local
+	// hit, the only cookie looked at).
+	checkedID, checkedValue, checked := w.cookieID, w.cookieValue, w.checked
+	w.cookieID, w.cookieValue, w.checked = "", "", nil
 	tried := 0
-	for _, c := range w.req.CookiesNamed(w.m.opts.Cookie.Name) {
-		id, hint := w.m.opts.Routing.parseToken(c.Value)
-		// Anything that is not an id we could have issued is no session: a
-		// malformed or oversized cookie never reaches the store. The route
-		// hint decides nothing here: only the id names a session.
-		if !ValidID(id) {
-			continue
+	for _, c := range w.sessionCookies() {
+		var id string
+		var here *Session
+		if checkedID != "" && c.Value == checkedValue {
+			id, here, checkedID = checkedID, checked, ""
+		} else {
+			id, _ = w.m.opts.Routing.parseToken(c.Value)
+			// Anything that is not an id we could have issued is no
+			// session: a malformed or oversized cookie never reaches the
+			// store. The route hint decides nothing here: only the id
+			// names a session.
+			if !ValidID(id) {
+				continue
+			}
 		}
 		if tried++; tried > maxCookieCandidates {
 			break
 		}
-		s, o, err := w.m.lookupOutcome(ctx, id)
+		s, o, err := w.m.lookupOutcome(ctx, id, here)
 		if err != nil {
 			return nil, OutcomeNone, err
 		}
@@ -235,7 +270,7 @@ func (w *writer) findFromCookie(ctx context.Context) (*Session, Outcome, error) 
 			w.cookieID, w.cookieValue = id, c.Value
 			return s, o, nil
 		}
-		if hint != "" && hint != w.m.opts.Routing.Route {
+		if _, hint := w.m.opts.Routing.parseToken(c.Value); hint != "" && hint != w.m.opts.Routing.Route {
 			w.m.log.Debug("no such session here; its route names another node", "session", logID(id), "route_hint", hint)
 		}
 	}

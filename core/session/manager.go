@@ -318,16 +318,19 @@ func (m *Manager) unlockRequest(s *Session) {
 // or nil if there is none. An id the node never issued finds nothing: ids
 // are only ever adopted from memory or from the store, never from a client.
 func (m *Manager) lookup(ctx context.Context, id string) (*Session, error) {
-	s, _, err := m.lookupOutcome(ctx, id)
+	s, _, err := m.lookupOutcome(ctx, id, nil)
 	return s, err
 }
 
-// lookupOutcome is lookup, also saying where the session was found.
-func (m *Manager) lookupOutcome(ctx context.Context, id string) (*Session, Outcome, error) {
+// lookupOutcome is lookup, also saying where the session was found. here,
+// if not nil, is what memory held under id a moment ago: the first attempt
+// starts from it instead of looking again.
+func (m *Manager) lookupOutcome(ctx context.Context, id string, here *Session) (*Session, Outcome, error) {
 	// A session can be evicted or renewed between finding and locking it;
 	// each retry sees the newer state, so a few attempts always settle.
 	for range 4 {
-		s, o, err := m.find(ctx, id)
+		s, o, err := m.find(ctx, id, here)
+		here = nil
 		if err != nil || s == nil {
 			return nil, OutcomeNone, err
 		}
@@ -349,9 +352,13 @@ func (m *Manager) lookupOutcome(ctx context.Context, id string) (*Session, Outco
 
 // find returns the session locked for a request, from memory, from another
 // node of the farm, or from the store, in that order; nil if none has it.
-// The outcome says which.
-func (m *Manager) find(ctx context.Context, id string) (*Session, Outcome, error) {
-	if s := m.get(id); s != nil {
+// The outcome says which. here, if not nil, is memory's session under id,
+// found already; the caller checks, once it is locked, that it still is.
+func (m *Manager) find(ctx context.Context, id string, here *Session) (*Session, Outcome, error) {
+	if here == nil {
+		here = m.get(id)
+	}
+	if s := here; s != nil {
 		if err := m.lockForRequest(ctx, s); err != nil {
 			return nil, OutcomeNone, err
 		}

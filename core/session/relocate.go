@@ -24,21 +24,29 @@ type Relocator interface {
 	Relocate(ctx context.Context, w http.ResponseWriter, r *http.Request, id, hint string) bool
 }
 
-// relocate offers a request whose session is elsewhere to the relocator.
-// A local hit costs a cookie parse and a map lookup.
-func (m *Manager) relocate(w http.ResponseWriter, r *http.Request) bool {
-	if m.opts.Relocator == nil || r.Header.Get(RelocatedHeader) != "" {
+// relocate offers a request whose session is elsewhere to the relocator,
+// before the handler runs. A local hit costs it nothing the filter would
+// not do anyway: the cookies it parses, and the token and session it found
+// in memory, are where the filter's lookup starts.
+func (m *Manager) relocate(w *writer) bool {
+	if m.opts.Relocator == nil {
 		return false
 	}
-	for _, c := range r.CookiesNamed(m.opts.Cookie.Name) {
+	r := w.req
+	for _, c := range w.sessionCookies() {
 		id, hint := m.opts.Routing.parseToken(c.Value)
 		if !ValidID(id) {
 			continue
 		}
-		if m.get(id) != nil {
+		if s := m.get(id); s != nil {
+			w.cookieID, w.cookieValue, w.checked = id, c.Value, s
 			return false
 		}
-		return m.opts.Relocator.Relocate(r.Context(), w, r, id, hint)
+		// Read only on a miss, the only case it changes.
+		if r.Header.Get(RelocatedHeader) != "" {
+			return false
+		}
+		return m.opts.Relocator.Relocate(r.Context(), w.ResponseWriter, r, id, hint)
 	}
 	return false
 }
