@@ -152,11 +152,11 @@ func (s *Store) Load(ctx context.Context, id string) (store.Record, error) {
 		return store.Record{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Record{}, s.fail(ctx, fmt.Sprintf("load %q", id), err)
+		return store.Record{}, s.fail(ctx, fmt.Sprintf("load %q", store.LogID(id)), err)
 	}
 	exp, data, err := decodeValue(v)
 	if err != nil {
-		return store.Record{}, fmt.Errorf("redisstore: load %q at %s: %w", id, s.addr, err)
+		return store.Record{}, fmt.Errorf("redisstore: load %q at %s: %w", store.LogID(id), s.addr, err)
 	}
 	// Redis's clock may lag the node's: the node's decides.
 	if !exp.After(time.Now()) {

@@ -177,8 +177,12 @@ func TestCorruptValue(t *testing.T) {
 	}
 	for id := range bad {
 		_, err := s.Load(ctx, id)
-		if !errors.Is(err, store.ErrCorrupt) || !strings.HasPrefix(err.Error(), "redisstore: load") || !strings.Contains(err.Error(), id) {
+		if !errors.Is(err, store.ErrCorrupt) || !strings.HasPrefix(err.Error(), "redisstore: load") || !strings.Contains(err.Error(), store.LogID(id)) {
 			t.Errorf("Load(%s) of a malformed value: %v; want an ErrCorrupt saying what and where", id, err)
+		}
+		// An id is a session's credential, and the host logs this error.
+		if len(id) > 8 && strings.Contains(err.Error(), id) {
+			t.Errorf("Load(%s): error %q carries the whole id; want it shortened", id, err)
 		}
 	}
 	// A malformed record can be replaced and deleted.
@@ -252,6 +256,61 @@ func calls(s store.Store) []struct {
 		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, "before"); return err }},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, []string{"before"}) }},
 		{"DeleteExpired", func(ctx context.Context) error { _, err := s.DeleteExpired(ctx, time.Now(), 10); return err }},
+	}
+}
+
+// TestErrorsShortenIDs: a session id is a bearer credential, and the host
+// logs the store's errors, so they name an id by its first bytes only.
+func TestErrorsShortenIDs(t *testing.T) {
+	s, err := FromConfig(blockJSON(t, map[string]any{"address": closedAddr(t), "timeout": "2s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkErrorsShortenIDs(t, s)
+}
+
+// closedAddr is a loopback address nothing listens on: a dial is refused at
+// once.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// checkErrorsShortenIDs makes each call that takes an id fail against s,
+// which cannot reach its server, and checks the error's id.
+func checkErrorsShortenIDs(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	id := rand.Text() // as long as a session id
+	rec := store.Record{ID: id, Expires: time.Now().Add(time.Hour), Data: []byte("x")}
+	tests := []struct {
+		name  string
+		call  func() error
+		names bool // the error names the one id
+	}{
+		{"Load", func() error { _, err := s.Load(ctx, id); return err }, true},
+		{"Save", func() error { return s.Save(ctx, []store.Record{rec}) }, false},
+		{"Delete", func() error { return s.Delete(ctx, []string{id}) }, false},
+	}
+	for _, tt := range tests {
+		err := tt.call()
+		switch {
+		case err == nil:
+			t.Errorf("%s succeeded without a server", tt.name)
+		case strings.Contains(err.Error(), id):
+			t.Errorf("%s: %q carries the whole id %s; want it shortened", tt.name, err, id)
+		case tt.names && !strings.Contains(err.Error(), store.LogID(id)):
+			t.Errorf("%s: %q does not name the id as %s", tt.name, err, store.LogID(id))
+		}
 	}
 }
 
