@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -311,6 +312,42 @@ func checkErrorsShortenIDs(t *testing.T, s store.Store) {
 		case tt.names && !strings.Contains(err.Error(), store.LogID(id)):
 			t.Errorf("%s: %q does not name the id as %s", tt.name, err, store.LogID(id))
 		}
+	}
+}
+
+// clientLogChild names the child process of TestClientWritesNoLog.
+const clientLogChild = "WADI_REDISSTORE_CLIENT_LOG_CHILD"
+
+// TestClientWritesNoLog: go-redis's default logger writes an unstructured
+// line to stderr on every failed dial, while the store's errors already say
+// what failed, with context, and the host logs them. The calls are made in
+// a child process, so that everything on its stderr is theirs.
+func TestClientWritesNoLog(t *testing.T) {
+	if os.Getenv(clientLogChild) != "" {
+		s, err := FromConfig(blockJSON(t, map[string]any{"address": closedAddr(t), "timeout": "2s"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, c := range calls(s) {
+			if err := c.f(context.Background()); err == nil {
+				t.Errorf("%s succeeded without a server", c.name)
+			}
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClientWritesNoLog$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), clientLogChild+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v\n%s%s", err, stdout.Bytes(), stderr.Bytes())
+	}
+	if !bytes.Contains(stdout.Bytes(), []byte("--- PASS: TestClientWritesNoLog")) {
+		t.Fatalf("the child did not run the calls:\n%s", stdout.Bytes())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("calls to a server that is down wrote to stderr:\n%s", stderr.Bytes())
 	}
 }
 
