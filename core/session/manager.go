@@ -874,9 +874,6 @@ func (m *Manager) sweepStore(ctx context.Context, now time.Time) {
 }
 
 // logID shortens an id for logs: enough to correlate, not enough to hijack.
-func logID(id string) string {
-	if len(id) > 8 {
-		return id[:8] + "…"
-	}
-	return id
-}
+// The stores shorten the ids in their errors with the same function, so a
+// line here and the store error it carries name a session alike.
+func logID(id string) string { return store.LogID(id) }

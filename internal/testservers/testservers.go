@@ -6,7 +6,8 @@
 // first use; a package that calls them runs its tests through Run, from
 // TestMain, so that the servers stop when the tests end. NewRedis and
 // NewPostgres start a server of the test's own, which it may stop and start
-// again (outage tests), stopped when the test ends.
+// again (outage tests), stopped when the test ends; NewRedisWith starts one
+// with TLS (certificates from NewRedisTLS), a password or ACL users.
 //
 // The servers come from the Debian packages redis-server and postgresql. A
 // test that needs a missing one fails, saying `make deps` installs it, except

@@ -25,7 +25,7 @@ func recordFromProto(r *pb.Record) (Record, error) {
 	}
 	expires, err := timeFromProto(r.GetExpires())
 	if err != nil {
-		return Record{}, fmt.Errorf("record %q: expires: %w", r.GetId(), err)
+		return Record{}, fmt.Errorf("record %q: expires: %w", LogID(string(r.GetId())), err)
 	}
 	data := r.GetData()
 	if data == nil {

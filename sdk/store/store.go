@@ -40,6 +40,18 @@ type Record struct {
 // MaxIDLen bounds the length of a record id so that stores can size keys.
 const MaxIDLen = 128
 
+// LogID shortens a record id for logs and errors: its first 8 bytes and
+// "…", enough to tell records apart in a log, not enough to use. A record id
+// is a session id, a bearer credential, and logs reach more people than the
+// store does. The host shortens ids the same way, so a store's error and
+// the host's line around it name a session alike.
+func LogID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
+
 // Store is implemented by every store strategy. All methods are safe for
 // concurrent use. Every method given a context that is already done returns
 // an error wrapping ctx.Err(), even for an empty batch, and returns promptly

@@ -28,6 +28,9 @@ type codecCase struct {
 	new     func() *Codec
 	valid   []string
 	invalid []string
+	// levels are valid configurations from the fastest level to the most
+	// compact.
+	levels []string
 }
 
 var codecCases = []codecCase{
@@ -36,18 +39,21 @@ var codecCases = []codecCase{
 		new:     NewGzip,
 		valid:   []string{`{"level":6}`, `{"level":1}`, `{"level":9}`, `{"level":4.0}`},
 		invalid: []string{`{"level":0}`, `{"level":10}`, `{"level":-1}`, `{"level":5.5}`, `{"level":"6"}`, `{"level":true}`},
+		levels:  []string{`{"level":1}`, `{"level":4.0}`, `{"level":6}`, `{"level":9}`},
 	},
 	{
 		name:    "zstd",
 		new:     NewZstd,
 		valid:   []string{`{"level":"default"}`, `{"level":"fastest"}`, `{"level":"better"}`, `{"level":"best"}`},
 		invalid: []string{`{"level":""}`, `{"level":"Default"}`, `{"level":"3"}`, `{"level":3}`, `{"level":"max"}`},
+		levels:  []string{`{"level":"fastest"}`, `{"level":"default"}`, `{"level":"better"}`, `{"level":"best"}`},
 	},
 	{
 		name:    "s2",
 		new:     NewS2,
 		valid:   []string{`{"level":"default"}`, `{"level":"better"}`, `{"level":"best"}`},
 		invalid: []string{`{"level":""}`, `{"level":"fastest"}`, `{"level":"BEST"}`, `{"level":1}`},
+		levels:  []string{`{"level":"default"}`, `{"level":"better"}`, `{"level":"best"}`},
 	},
 }
 
@@ -148,32 +154,53 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// A refused configuration keeps the level in force, and a record written at
-// one level decodes at every other: the level is not part of the format.
+// The level changes the output: for a compressible session, each level is at
+// least as compact as the one before it and the most compact strictly beats
+// the fastest, so a Configure that ignored the level fails. A refused
+// configuration keeps the level in force, and a record written at one level
+// decodes at every other: the level is not part of the format.
 func TestLevels(t *testing.T) {
 	ctx := context.Background()
 	p := payload.Session(16<<10, 1)
 	for _, cc := range codecCases {
 		t.Run(cc.name, func(t *testing.T) {
-			var sizes []int
-			for _, from := range cc.valid {
-				enc, err := configured(t, cc.new, from).Encode(ctx, [][]byte{p})
+			encode := func(c *Codec) []byte {
+				t.Helper()
+				enc, err := c.Encode(ctx, [][]byte{p})
 				if err != nil {
 					t.Fatal(err)
 				}
-				sizes = append(sizes, len(enc[0]))
-				for _, to := range cc.valid {
+				return enc[0]
+			}
+			sizes := make([]int, len(cc.levels))
+			for i, level := range cc.levels {
+				sizes[i] = len(encode(configured(t, cc.new, level)))
+				if i > 0 && sizes[i] > sizes[i-1] {
+					t.Errorf("%s: %d bytes, larger than %d at %s", level, sizes[i], sizes[i-1], cc.levels[i-1])
+				}
+			}
+			if first, last := sizes[0], sizes[len(sizes)-1]; last >= first {
+				t.Errorf("%s: %d bytes, not smaller than %d at %s: the level makes no difference",
+					cc.levels[len(cc.levels)-1], last, first, cc.levels[0])
+			}
+			t.Logf("16 KiB session at %v: %v bytes", cc.levels, sizes)
+
+			for _, from := range cc.levels {
+				enc := encode(configured(t, cc.new, from))
+				for j, to := range cc.levels {
 					c := configured(t, cc.new, to)
 					if err := c.Configure(ctx, []byte(cc.invalid[0]), base.Node{}); err == nil {
 						t.Fatalf("Configure(%s) accepted", cc.invalid[0])
 					}
-					got, err := c.Decode(ctx, enc[0])
+					if n := len(encode(c)); n != sizes[j] {
+						t.Errorf("at %s after a refused block: %d bytes, want the level's %d", to, n, sizes[j])
+					}
+					got, err := c.Decode(ctx, enc)
 					if err != nil || !bytes.Equal(got, p) {
 						t.Errorf("written at %s, read at %s: %d bytes, %v", from, to, len(got), err)
 					}
 				}
 			}
-			t.Logf("16 KiB session at %v: %v bytes", cc.valid, sizes)
 		})
 	}
 }

@@ -187,10 +187,10 @@ func (s *Store) Save(ctx context.Context, recs []store.Record) error {
 			// bbolt keeps the slices until the transaction commits, and the
 			// caller may reuse r.Data once Save returns: the encoding copies.
 			if err := records.Put(id, encodeValue(exp, r.Data)); err != nil {
-				return fmt.Errorf("record %q: %w", r.ID, err)
+				return fmt.Errorf("record %q: %w", store.LogID(r.ID), err)
 			}
 			if err := index.Put(indexKey(exp, id), nil); err != nil {
-				return fmt.Errorf("index of %q: %w", r.ID, err)
+				return fmt.Errorf("index of %q: %w", store.LogID(r.ID), err)
 			}
 		}
 		return nil
@@ -246,7 +246,7 @@ func (s *Store) Load(ctx context.Context, id string) (store.Record, error) {
 		return store.Record{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Record{}, fmt.Errorf("filestore: load %q: %w", id, err)
+		return store.Record{}, fmt.Errorf("filestore: load %q: %w", store.LogID(id), err)
 	}
 	rec.ID = id
 	return rec, nil

@@ -233,7 +233,7 @@ func (s *Store) Load(ctx context.Context, id string) (store.Record, error) {
 	}
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	op := fmt.Sprintf("load %q", id)
+	op := fmt.Sprintf("load %q", store.LogID(id))
 	if err := s.ready(ctx); err != nil {
 		return store.Record{}, s.fail(ctx, op, err)
 	}

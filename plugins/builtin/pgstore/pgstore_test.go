@@ -3,6 +3,7 @@ package pgstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -318,6 +319,48 @@ func calls(s store.Store) []struct {
 		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, "before"); return err }},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, []string{"gone"}) }},
 		{"DeleteExpired", func(ctx context.Context) error { _, err := s.DeleteExpired(ctx, time.Now(), 10); return err }},
+	}
+}
+
+// TestErrorsShortenIDs: a session id is a bearer credential, and the host
+// logs the store's errors, so they name an id by its first bytes only.
+func TestErrorsShortenIDs(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens there: every call's dial is refused at once.
+	s, err := FromConfig(blockJSON(t, map[string]any{"dsn": "postgres://wadi@" + addr + "/db?sslmode=disable", "timeout": "2s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	id := rand.Text() // as long as a session id
+	rec := store.Record{ID: id, Expires: time.Now().Add(time.Hour), Data: []byte("x")}
+	tests := []struct {
+		name  string
+		call  func() error
+		names bool // the error names the one id
+	}{
+		{"Load", func() error { _, err := s.Load(ctx, id); return err }, true},
+		{"Save", func() error { return s.Save(ctx, []store.Record{rec}) }, false},
+		{"Delete", func() error { return s.Delete(ctx, []string{id}) }, false},
+	}
+	for _, tt := range tests {
+		err := tt.call()
+		switch {
+		case err == nil:
+			t.Errorf("%s succeeded without a server", tt.name)
+		case strings.Contains(err.Error(), id):
+			t.Errorf("%s: %q carries the whole id %s; want it shortened", tt.name, err, id)
+		case tt.names && !strings.Contains(err.Error(), store.LogID(id)):
+			t.Errorf("%s: %q does not name the id as %s", tt.name, err, store.LogID(id))
+		}
 	}
 }
 

@@ -36,9 +36,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/logging"
 
 	"github.com/wadi-go/wadi/sdk/store"
 )
@@ -71,8 +73,19 @@ func FromConfig(cfgJSON []byte) (*Store, error) {
 }
 
 func newStore(s settings, opts *redis.Options) *Store {
+	silenceClientLog.Do(func() { redis.SetLogger(&logging.VoidLogger{}) })
 	return &Store{client: redis.NewClient(opts), addr: s.Addr, prefix: s.KeyPrefix, timeout: s.Timeout}
 }
+
+// silenceClientLog turns go-redis's own logger off when the first store is
+// made. That logger writes unstructured lines to stderr, one per failed dial
+// while the server is down, repeating what the store's calls already return
+// as errors with context, which the host logs. go-redis v9 has only a
+// process-wide logger (redis.SetLogger), no per-client option, hence a
+// package variable; setting it is safe because nothing else in a wadi
+// process uses go-redis, and it is set once so as not to undo a logger a
+// test or an embedding program sets after.
+var silenceClientLog sync.Once
 
 // call bounds a call by the store's timeout. Its cause names the server,
 // so that a call that timed out says where it was waiting.
@@ -152,11 +165,11 @@ func (s *Store) Load(ctx context.Context, id string) (store.Record, error) {
 		return store.Record{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Record{}, s.fail(ctx, fmt.Sprintf("load %q", id), err)
+		return store.Record{}, s.fail(ctx, fmt.Sprintf("load %q", store.LogID(id)), err)
 	}
 	exp, data, err := decodeValue(v)
 	if err != nil {
-		return store.Record{}, fmt.Errorf("redisstore: load %q at %s: %w", id, s.addr, err)
+		return store.Record{}, fmt.Errorf("redisstore: load %q at %s: %w", store.LogID(id), s.addr, err)
 	}
 	// Redis's clock may lag the node's: the node's decides.
 	if !exp.After(time.Now()) {

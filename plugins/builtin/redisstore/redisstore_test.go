@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -177,8 +178,12 @@ func TestCorruptValue(t *testing.T) {
 	}
 	for id := range bad {
 		_, err := s.Load(ctx, id)
-		if !errors.Is(err, store.ErrCorrupt) || !strings.HasPrefix(err.Error(), "redisstore: load") || !strings.Contains(err.Error(), id) {
+		if !errors.Is(err, store.ErrCorrupt) || !strings.HasPrefix(err.Error(), "redisstore: load") || !strings.Contains(err.Error(), store.LogID(id)) {
 			t.Errorf("Load(%s) of a malformed value: %v; want an ErrCorrupt saying what and where", id, err)
+		}
+		// An id is a session's credential, and the host logs this error.
+		if len(id) > 8 && strings.Contains(err.Error(), id) {
+			t.Errorf("Load(%s): error %q carries the whole id; want it shortened", id, err)
 		}
 	}
 	// A malformed record can be replaced and deleted.
@@ -252,6 +257,97 @@ func calls(s store.Store) []struct {
 		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, "before"); return err }},
 		{"Delete", func(ctx context.Context) error { return s.Delete(ctx, []string{"before"}) }},
 		{"DeleteExpired", func(ctx context.Context) error { _, err := s.DeleteExpired(ctx, time.Now(), 10); return err }},
+	}
+}
+
+// TestErrorsShortenIDs: a session id is a bearer credential, and the host
+// logs the store's errors, so they name an id by its first bytes only.
+func TestErrorsShortenIDs(t *testing.T) {
+	s, err := FromConfig(blockJSON(t, map[string]any{"address": closedAddr(t), "timeout": "2s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	checkErrorsShortenIDs(t, s)
+}
+
+// closedAddr is a loopback address nothing listens on: a dial is refused at
+// once.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// checkErrorsShortenIDs makes each call that takes an id fail against s,
+// which cannot reach its server, and checks the error's id.
+func checkErrorsShortenIDs(t *testing.T, s store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	id := rand.Text() // as long as a session id
+	rec := store.Record{ID: id, Expires: time.Now().Add(time.Hour), Data: []byte("x")}
+	tests := []struct {
+		name  string
+		call  func() error
+		names bool // the error names the one id
+	}{
+		{"Load", func() error { _, err := s.Load(ctx, id); return err }, true},
+		{"Save", func() error { return s.Save(ctx, []store.Record{rec}) }, false},
+		{"Delete", func() error { return s.Delete(ctx, []string{id}) }, false},
+	}
+	for _, tt := range tests {
+		err := tt.call()
+		switch {
+		case err == nil:
+			t.Errorf("%s succeeded without a server", tt.name)
+		case strings.Contains(err.Error(), id):
+			t.Errorf("%s: %q carries the whole id %s; want it shortened", tt.name, err, id)
+		case tt.names && !strings.Contains(err.Error(), store.LogID(id)):
+			t.Errorf("%s: %q does not name the id as %s", tt.name, err, store.LogID(id))
+		}
+	}
+}
+
+// clientLogChild names the child process of TestClientWritesNoLog.
+const clientLogChild = "WADI_REDISSTORE_CLIENT_LOG_CHILD"
+
+// TestClientWritesNoLog: go-redis's default logger writes an unstructured
+// line to stderr on every failed dial, while the store's errors already say
+// what failed, with context, and the host logs them. The calls are made in
+// a child process, so that everything on its stderr is theirs.
+func TestClientWritesNoLog(t *testing.T) {
+	if os.Getenv(clientLogChild) != "" {
+		s, err := FromConfig(blockJSON(t, map[string]any{"address": closedAddr(t), "timeout": "2s"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		for _, c := range calls(s) {
+			if err := c.f(context.Background()); err == nil {
+				t.Errorf("%s succeeded without a server", c.name)
+			}
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClientWritesNoLog$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), clientLogChild+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v\n%s%s", err, stdout.Bytes(), stderr.Bytes())
+	}
+	if !bytes.Contains(stdout.Bytes(), []byte("--- PASS: TestClientWritesNoLog")) {
+		t.Fatalf("the child did not run the calls:\n%s", stdout.Bytes())
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("calls to a server that is down wrote to stderr:\n%s", stderr.Bytes())
 	}
 }
 
