@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -160,6 +161,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"zero idle", func(o *Options) { o.IdleTimeout = 0 }, "idle timeout"},
 		{"zero max", func(o *Options) { o.MaxInMemory = 0 }, "max in memory"},
 		{"session below attribute", func(o *Options) { o.MaxSessionSize = 1 }, "max session size"},
+		{"retired codec missing", func(o *Options) { o.Retired = map[string]codec.Codec{"gzip": nil} }, `retired codec "gzip"`},
+		{"retired codec unnamed", func(o *Options) { o.Retired = map[string]codec.Codec{"": gzipCodec{}} }, `retired codec ""`},
+		{"codec settings fail", func(o *Options) { o.Codecs = []NamedCodec{{"seal", badSettings{}}} }, `codec "seal": codec settings: no settings today`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
