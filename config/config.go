@@ -99,6 +99,11 @@ type Session struct {
 	Exclusive   bool // concurrency = "exclusive"
 
 	MaxAttributeSize, MaxSessionSize int // bytes
+
+	// AcceptUnauthenticatedRecords reads records that skip a configured
+	// codec that authenticates (aesgcm): the migration window after adding
+	// encryption to a deployment with records written without it.
+	AcceptUnauthenticatedRecords bool
 }
 
 // Strategy is a strategy block (`store "file" {...}`): its kind, its name

@@ -107,6 +107,8 @@ func TestParseValid(t *testing.T) {
 		SweepInterval:    time.Minute,
 		MaxAttributeSize: 64 << 10,
 		MaxSessionSize:   1 << 20,
+
+		AcceptUnauthenticatedRecords: true,
 	}
 	example := withNode("red", "./data/red")
 	example.HTTP.App = "demo"

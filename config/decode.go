@@ -80,6 +80,8 @@ type sessionBlock struct {
 	SweepInterval    hcl.Expression `hcl:"sweep_interval,optional"`
 	MaxAttributeSize hcl.Expression `hcl:"max_attribute_size,optional"`
 	MaxSessionSize   hcl.Expression `hcl:"max_session_size,optional"`
+
+	AcceptUnauthenticatedRecords hcl.Expression `hcl:"accept_unauthenticated_records,optional"`
 }
 
 // knownApps are the values http.app accepts; "" serves no application.
@@ -292,6 +294,7 @@ func (d *decoder) decodeSession(body hcl.Body, s *Session) {
 	d.bool("session.cookie_secure", b.CookieSecure, &s.CookieSecure)
 	d.bool("session.cookie_http_only", b.CookieHTTPOnly, &s.CookieHTTPOnly)
 	d.bool("session.cookie_persist", b.CookiePersist, &s.CookiePersist)
+	d.bool("session.accept_unauthenticated_records", b.AcceptUnauthenticatedRecords, &s.AcceptUnauthenticatedRecords)
 
 	var sameSite string
 	if d.str("session.cookie_same_site", b.CookieSameSite, &sameSite) {

@@ -19,7 +19,6 @@ import (
 	"github.com/wadi-go/wadi/core/session"
 	"github.com/wadi-go/wadi/core/upstream"
 	"github.com/wadi-go/wadi/sdk/replicator"
-	"github.com/wadi-go/wadi/sdk/store"
 )
 
 // shutdownTimeout bounds each phase of a graceful stop: in-flight requests
@@ -104,10 +103,10 @@ func serve(ctx context.Context, cfg *config.Config, log hclog.Logger) error {
 			log.Error("closing strategies", "error", err)
 		}
 	}()
-	opts := managerOptions(cfg, strats.store, log)
-	opts.Codecs = strats.codecs
-	opts.Routing = strats.routing
-	opts.Metrics = strats.metrics
+	opts := managerOptions(cfg, strats, log)
+	if opts.AcceptUnauthenticated {
+		log.Warn("session.accept_unauthenticated_records is on: records that skip an authenticating codec are read, and anyone who can write the store could plant one; turn it off once every node encrypts and the older records have expired")
+	}
 	var node *cluster.Node
 	if cfg.Cluster != nil {
 		if cfg.Store == nil || cfg.Store.Plugin == nil && (cfg.Store.Name == "file" || cfg.Store.Name == "memory") {
@@ -252,10 +251,17 @@ func leave(ctx context.Context, node *cluster.Node, mgr *session.Manager, drain 
 // drainBatch is how many sessions go to a peer in one handoff.
 const drainBatch = 256
 
-func managerOptions(cfg *config.Config, st store.Store, log hclog.Logger) session.Options {
+// managerOptions are the session manager's options from the configuration
+// and the strategies started for it.
+func managerOptions(cfg *config.Config, strats *strategies, log hclog.Logger) session.Options {
 	s := cfg.Session
 	o := session.DefaultOptions()
-	o.Store = st
+	o.Store = strats.store
+	o.Codecs = strats.codecs
+	o.Retired = strats.retired
+	o.AcceptUnauthenticated = s.AcceptUnauthenticatedRecords
+	o.Routing = strats.routing
+	o.Metrics = strats.metrics
 	o.Logger = log.Named("sessions")
 	o.Cookie = session.CookieOptions{
 		Name:     s.CookieName,

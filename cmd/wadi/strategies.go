@@ -78,7 +78,11 @@ type strategies struct {
 	store store.Store
 	// codecs in the order the configuration lists them: the order of
 	// encoding.
-	codecs  []session.NamedCodec
+	codecs []session.NamedCodec
+	// retired decode the layers of records written by builtin codecs no
+	// longer configured, so that removing or switching a compressor loses
+	// no session.
+	retired map[string]codec.Codec
 	routing session.Routing
 	router  router.Router // nil: none configured
 	// replicator places backups on a farm; nil on a single node.
@@ -116,7 +120,7 @@ func startStrategies(ctx context.Context, cfg *config.Config, log hclog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	s := &strategies{metrics: met}
+	s := &strategies{metrics: met, retired: builtin.Retired()}
 	p, closer, err := startStrategy(ctx, st, node, log, met)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,8 @@ session {
   sweep_interval     = "1m"
   max_attribute_size = "64KiB"
   max_session_size   = 1048576
+
+  accept_unauthenticated_records = true
 }
 
 store "file" {

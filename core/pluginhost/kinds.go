@@ -16,10 +16,11 @@ import (
 // so the rest of the host cannot tell a supervised plugin from a builtin.
 
 var (
-	_ store.Store           = storeAdapter{}
-	_ codec.Codec           = codecAdapter{}
-	_ router.Router         = routerAdapter{}
-	_ replicator.Replicator = replicatorAdapter{}
+	_ store.Store            = storeAdapter{}
+	_ codec.Codec            = codecAdapter{}
+	_ codec.SettingsReporter = codecAdapter{}
+	_ router.Router          = routerAdapter{}
+	_ replicator.Replicator  = replicatorAdapter{}
 )
 
 // Store returns the supervised plugin as a store. Closing it closes the
@@ -88,6 +89,16 @@ func (a codecAdapter) Decode(ctx context.Context, data []byte) (out []byte, err 
 		return err
 	})
 	return out, err
+}
+
+// Settings asks the plugin what its codec declares; a plugin built before
+// codec settings existed declares nothing.
+func (a codecAdapter) Settings(ctx context.Context) (st codec.Settings, err error) {
+	err = a.s.call(ctx, "settings", func(ctx context.Context, p base.Plugin) error {
+		st, err = codec.SettingsOf(ctx, p.(codec.Plugin))
+		return err
+	})
+	return st, err
 }
 
 type routerAdapter struct{ s *Supervisor }

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/wadi-go/wadi/sdk/codec"
 )
@@ -13,7 +15,12 @@ import (
 // NamedCodec is a codec under the name the configuration gives it. The name
 // is written into every record the codec encodes, so that the record can be
 // read back after the configuration changes, as long as a codec of that name
-// is still configured.
+// is still configured or retired (Options.Retired).
+//
+// A codec that declares it authenticates (codec.Settings) guards every
+// record: with it configured, a record whose header does not name it is
+// refused, since whoever can write the store or reach the peer port could
+// have planted it.
 type NamedCodec struct {
 	Name  string
 	Codec codec.Codec
@@ -66,18 +73,46 @@ func (m *Manager) chainHeader() []byte {
 	return b
 }
 
-// decodeStored reverses encodeStored. A record that cannot be read — a codec
-// that is no longer configured, a wrong key, tampering — is an error wrapping
-// ErrCorruptRecord; a codec that is unavailable is another error, to retry.
+// authenticatingCodecs asks each codec once what it declares, and returns
+// the names of those that authenticate.
+func authenticatingCodecs(codecs []NamedCodec, timeout time.Duration) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var names []string
+	for _, c := range codecs {
+		st, err := codec.SettingsOf(ctx, c.Codec)
+		if err != nil {
+			return nil, fmt.Errorf("session: codec %q: %w", c.Name, err)
+		}
+		if st.Authenticates {
+			names = append(names, c.Name)
+		}
+	}
+	return names, nil
+}
+
+// decodeStored reverses encodeStored. A record that cannot be read — one
+// that skips an authenticating codec, a codec neither configured nor
+// retired, a wrong key, tampering — is an error wrapping ErrCorruptRecord; a
+// codec that is unavailable is another error, to retry.
 func (m *Manager) decodeStored(ctx context.Context, data []byte) ([]byte, error) {
 	names, rest, err := parseChain(data)
 	if err != nil {
 		return nil, err
 	}
+	// Checked before any codec runs: the header is not authenticated, so a
+	// record that leaves out the authenticating layer could say anything.
+	if !m.opts.AcceptUnauthenticated {
+		for _, a := range m.authenticating {
+			if !slices.Contains(names, a) {
+				return nil, fmt.Errorf("%w: not encoded with codec %q, which authenticates every record (codecs %q): refused as possibly planted", ErrCorruptRecord, a, names)
+			}
+		}
+	}
 	for i := len(names) - 1; i >= 0; i-- {
-		c := m.codec(names[i])
+		c := m.decoder(names[i])
 		if c == nil {
-			return nil, fmt.Errorf("%w: encoded with codec %q, which is not configured", ErrCorruptRecord, names[i])
+			return nil, fmt.Errorf("%w: encoded with codec %q, which is neither configured nor retired", ErrCorruptRecord, names[i])
 		}
 		rest, err = c.Decode(ctx, rest)
 		if errors.Is(err, codec.ErrCorrupt) {
@@ -90,13 +125,15 @@ func (m *Manager) decodeStored(ctx context.Context, data []byte) ([]byte, error)
 	return rest, nil
 }
 
-func (m *Manager) codec(name string) codec.Codec {
+// decoder returns the codec that decodes layers named name: the configured
+// one, else the retired one, else nil.
+func (m *Manager) decoder(name string) codec.Codec {
 	for _, c := range m.opts.Codecs {
 		if c.Name == name {
 			return c.Codec
 		}
 	}
-	return nil
+	return m.opts.Retired[name]
 }
 
 // parseChain splits a stored record into the names of the codecs that

@@ -82,6 +82,13 @@ func (c *tagCodec) Decode(_ context.Context, data []byte) ([]byte, error) {
 	return bytes.Clone(body), nil
 }
 
+// badSettings cannot say what it declares.
+type badSettings struct{ gzipCodec }
+
+func (badSettings) Settings(context.Context) (codec.Settings, error) {
+	return codec.Settings{}, errors.New("no settings today")
+}
+
 func TestCodecChainRoundTrip(t *testing.T) {
 	tag := &tagCodec{key: []byte("k1")}
 	h := newHarness(t, func(o *Options) {
@@ -110,15 +117,18 @@ func TestCodecChainRoundTrip(t *testing.T) {
 func TestCodecChainChanges(t *testing.T) {
 	tag := &tagCodec{key: []byte("k1")}
 	tests := []struct {
-		name   string
-		before []NamedCodec // when the record was written
-		after  []NamedCodec // when it is read
-		found  bool
+		name    string
+		before  []NamedCodec // when the record was written
+		after   []NamedCodec // when it is read
+		retired map[string]codec.Codec
+		found   bool
 	}{
-		{"plain record, codecs added", nil, []NamedCodec{{"tag", tag}}, true},
-		{"codec added in front", []NamedCodec{{"tag", tag}}, []NamedCodec{{"gzip", gzipCodec{}}, {"tag", tag}}, true},
-		{"codec removed", []NamedCodec{{"gzip", gzipCodec{}}}, nil, false},
-		{"wrong key", []NamedCodec{{"tag", tag}}, []NamedCodec{{"tag", &tagCodec{key: []byte("k2")}}}, false},
+		{"plain record, codecs added", nil, []NamedCodec{{"tag", tag}}, nil, true},
+		{"codec added in front", []NamedCodec{{"tag", tag}}, []NamedCodec{{"gzip", gzipCodec{}}, {"tag", tag}}, nil, true},
+		{"codec removed, retired", []NamedCodec{{"gzip", gzipCodec{}}}, nil, map[string]codec.Codec{"gzip": gzipCodec{}}, true},
+		{"codec removed, not retired", []NamedCodec{{"gzip", gzipCodec{}}}, nil, map[string]codec.Codec{"zstd": gzipCodec{}}, false},
+		{"configured wins over retired", []NamedCodec{{"tag", tag}}, []NamedCodec{{"tag", tag}}, map[string]codec.Codec{"tag": &tagCodec{key: []byte("k2")}}, true},
+		{"wrong key", []NamedCodec{{"tag", tag}}, []NamedCodec{{"tag", &tagCodec{key: []byte("k2")}}}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +137,7 @@ func TestCodecChainChanges(t *testing.T) {
 			if err := mem.m.Close(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			h := newHarness(t, func(o *Options) { o.Codecs = tt.after; o.Store = mem.mem })
+			h := newHarness(t, func(o *Options) { o.Codecs = tt.after; o.Retired = tt.retired; o.Store = mem.mem })
 			got, ok := h.get(t, id, "k")
 			if ok != tt.found || (ok && got != "v") {
 				t.Fatalf("found %v %q, want found %v", ok, got, tt.found)

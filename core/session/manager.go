@@ -17,6 +17,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -41,6 +42,18 @@ type Options struct {
 	// Codecs transform records on their way to the store, applied in order
 	// (compress, then encrypt) and reversed on the way back.
 	Codecs []NamedCodec
+	// Retired decode the layers of records whose header names a codec that
+	// is no longer in Codecs, by that name, so that a record written under
+	// an older configuration still reads. They never encode, so only codecs
+	// that decode without their configuration belong here (the builtin
+	// compressors, not a cipher). A codec in Codecs wins over a retired one
+	// of the same name.
+	Retired map[string]codec.Codec
+	// AcceptUnauthenticated reads records that skip a configured codec that
+	// authenticates: plain records, and those written before that codec was
+	// added. It is for the migration window after adding encryption to a
+	// deployment; off, such records are refused as corrupt.
+	AcceptUnauthenticated bool
 	// Farm, if set, makes this manager a node of a farm: sessions not in
 	// memory are looked for on the other nodes before the store.
 	Farm Farm
@@ -136,6 +149,9 @@ func (o *Options) validate() error {
 		names[c.Name] = true
 	}
 	check(len(o.Codecs) <= maxChainLen, "at most %d codecs", maxChainLen)
+	for name, c := range o.Retired {
+		check(c != nil && name != "" && len(name) <= maxCodecName, "retired codec %q: a codec needs a name of 1 to %d bytes", name, maxCodecName)
+	}
 	// A cookie name is an RFC 7230 token, as a header field name is;
 	// net/http would drop a Set-Cookie with another name without a word.
 	check(httpguts.ValidHeaderFieldName(o.Cookie.Name), "the cookie name %q is not a token", o.Cookie.Name)
@@ -180,6 +196,9 @@ type Manager struct {
 	count   atomic.Int64
 	// backups are the copies this node keeps of other members' sessions.
 	backups *backups
+	// authenticating names the codecs of Options.Codecs that declare they
+	// authenticate: every record read must have passed through each.
+	authenticating []string
 
 	// pendingDeletes are ids whose store copies must go but whose deletion
 	// failed; until the sweeper succeeds, a lookup must not load them back.
@@ -199,12 +218,19 @@ type Manager struct {
 	done     chan struct{}
 }
 
-// New starts a manager and its sweeper. Close stops it.
+// New starts a manager and its sweeper. Close stops it. It asks each codec
+// once what it declares (codec.SettingsOf), within StoreTimeout, so that the
+// records it reads are checked against the codecs that authenticate.
 func New(opts Options) (*Manager, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	auth, err := authenticatingCodecs(opts.Codecs, opts.StoreTimeout)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manager{
+		authenticating: auth,
 		opts:           opts,
 		log:            opts.Logger,
 		store:          opts.Store,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wadi-go/wadi/plugins/builtin/memstore"
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/store"
 )
 
@@ -164,6 +165,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"empty cookie name", func(o *Options) { o.Cookie.Name = "" }, "is not a token"},
 		{"cookie name with a space", func(o *Options) { o.Cookie.Name = "WADI SESSION" }, `"WADI SESSION" is not a token`},
 		{"same site none, not secure", func(o *Options) { o.Cookie.SameSite = http.SameSiteNoneMode }, "SameSite=None requires a Secure cookie"},
+		{"retired codec missing", func(o *Options) { o.Retired = map[string]codec.Codec{"gzip": nil} }, `retired codec "gzip"`},
+		{"retired codec unnamed", func(o *Options) { o.Retired = map[string]codec.Codec{"": gzipCodec{}} }, `retired codec ""`},
+		{"codec settings fail", func(o *Options) { o.Codecs = []NamedCodec{{"seal", badSettings{}}} }, `codec "seal": codec settings: no settings today`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/wadi-go/wadi/plugins/builtin/replicators"
 	"github.com/wadi-go/wadi/plugins/builtin/routers"
 	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/schema"
 )
 
@@ -31,6 +32,11 @@ type Builtin struct {
 	// (no file, no connection); nil means that Configure itself has no
 	// side effects, so Check configures a fresh instance and drops it.
 	CheckConfig func(config []byte) error
+	// Retirable marks a codec whose unconfigured instance decodes every
+	// record any configuration of it wrote (a compression level changes
+	// only how hard Encode works), so that the host can keep reading its
+	// records after it is removed from the configuration.
+	Retirable bool
 }
 
 // Check reports what is wrong with the values of a configuration block for
@@ -87,18 +93,21 @@ func All() []Builtin {
 		},
 		{
 			Kind: base.KindCodec, Name: "gzip",
-			Doc: "gzip compression, level 1-9",
-			New: func() base.Plugin { return compress.NewGzip() },
+			Doc:       "gzip compression, level 1-9",
+			New:       func() base.Plugin { return compress.NewGzip() },
+			Retirable: true,
 		},
 		{
 			Kind: base.KindCodec, Name: "s2",
-			Doc: "S2 compression: the fastest, the least compact",
-			New: func() base.Plugin { return compress.NewS2() },
+			Doc:       "S2 compression: the fastest, the least compact",
+			New:       func() base.Plugin { return compress.NewS2() },
+			Retirable: true,
 		},
 		{
 			Kind: base.KindCodec, Name: "zstd",
-			Doc: "Zstandard compression: compact and fast",
-			New: func() base.Plugin { return compress.NewZstd() },
+			Doc:       "Zstandard compression: compact and fast",
+			New:       func() base.Plugin { return compress.NewZstd() },
+			Retirable: true,
 		},
 		{
 			Kind: base.KindRouter, Name: "jvmroute",
@@ -141,6 +150,19 @@ func Lookup(kind base.Kind, name string) (Builtin, bool) {
 		return Builtin{}, false
 	}
 	return all[i], true
+}
+
+// Retired returns a decode-only instance of every retirable codec, by name:
+// what a host gives its session manager to read records written by codecs
+// it no longer configures.
+func Retired() map[string]codec.Codec {
+	out := make(map[string]codec.Codec)
+	for _, b := range All() {
+		if b.Kind == base.KindCodec && b.Retirable {
+			out[b.Name] = b.New().(codec.Codec)
+		}
+	}
+	return out
 }
 
 // Schema returns the schema of the builtin of the kind with the name.

@@ -1,10 +1,12 @@
 package builtin
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
 	"github.com/wadi-go/wadi/sdk/base"
+	"github.com/wadi-go/wadi/sdk/codec"
 	"github.com/wadi-go/wadi/sdk/plugintest"
 )
 
@@ -137,6 +139,51 @@ func TestBuiltinsConform(t *testing.T) {
 				t.Cleanup(func() { _ = c.Close() })
 			}
 			plugintest.TestPlugin(t, p, b.Kind, c)
+		})
+	}
+}
+
+// A retired codec reads what any configuration of it wrote, and none that
+// authenticates is retired: decoding without keys would mean decoding
+// without checking.
+func TestRetiredDecodesEveryConfiguration(t *testing.T) {
+	ctx := context.Background()
+	written := map[string][]string{
+		"gzip": {`{"level":1}`, `{"level":6}`, `{"level":9}`},
+		"s2":   {`{"level":"default"}`, `{"level":"better"}`, `{"level":"best"}`},
+		"zstd": {`{"level":"fastest"}`, `{"level":"default"}`, `{"level":"better"}`, `{"level":"best"}`},
+	}
+	retired := Retired()
+	for _, b := range All() {
+		if b.Kind != base.KindCodec {
+			continue
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			st, err := codec.SettingsOf(ctx, b.New().(codec.Codec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, ok := retired[b.Name]
+			if ok != b.Retirable || (ok && st.Authenticates) {
+				t.Fatalf("retired %v, Retirable %v, authenticates %v", ok, b.Retirable, st.Authenticates)
+			}
+			if ok != (len(written[b.Name]) > 0) {
+				t.Fatalf("retired %v: add its configurations to the table, or drop Retirable", ok)
+			}
+			payload := bytes.Repeat([]byte(`{"cart":[1,2,3],"user":"ada"}`), 50)
+			for _, cfg := range written[b.Name] {
+				p := b.New()
+				if err := p.Configure(ctx, []byte(cfg), base.Node{}); err != nil {
+					t.Fatal(err)
+				}
+				enc, err := p.(codec.Codec).Encode(ctx, [][]byte{payload})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out, err := dec.Decode(ctx, enc[0]); err != nil || !bytes.Equal(out, payload) {
+					t.Errorf("retired %s decoding what %s wrote: %d bytes, %v", b.Name, cfg, len(out), err)
+				}
+			}
 		})
 	}
 }

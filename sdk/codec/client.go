@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/wadi-go/wadi/sdk/internal/proto"
 	"github.com/wadi-go/wadi/sdk/internal/wire"
@@ -23,7 +25,10 @@ type grpcClient struct {
 	done context.Context
 }
 
-var _ Plugin = (*grpcClient)(nil)
+var (
+	_ Plugin           = (*grpcClient)(nil)
+	_ SettingsReporter = (*grpcClient)(nil)
+)
 
 // newGRPCClient returns a client over conn; done is cancelled when the
 // plugin process exits.
@@ -69,4 +74,20 @@ func (c *grpcClient) Decode(ctx context.Context, data []byte) ([]byte, error) {
 		return nil, c.fail(ctx, "Decode", err)
 	}
 	return payload(resp.GetData()), nil
+}
+
+// Settings implements SettingsReporter. A plugin built with an SDK from
+// before Settings answers Unimplemented: it declares nothing, as it did.
+func (c *grpcClient) Settings(ctx context.Context) (Settings, error) {
+	if err := wire.CheckContext(ctx, "codec.Settings"); err != nil {
+		return Settings{}, err
+	}
+	resp, err := c.rpc.Settings(ctx, &pb.CodecSettingsRequest{}, wire.CallOptions()...)
+	if status.Code(err) == codes.Unimplemented {
+		return Settings{}, nil
+	}
+	if err != nil {
+		return Settings{}, c.fail(ctx, "Settings", err)
+	}
+	return Settings{Authenticates: resp.GetAuthenticates()}, nil
 }

@@ -8,6 +8,7 @@ package codec
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/wadi-go/wadi/sdk/base"
 )
@@ -27,6 +28,37 @@ type Codec interface {
 	// Decode reverses Encode for one item. Input that Encode did not produce
 	// yields an error wrapping ErrCorrupt.
 	Decode(ctx context.Context, data []byte) ([]byte, error)
+}
+
+// Settings are what a codec declares about itself. The zero value declares
+// nothing, which is what a codec without a Settings method has.
+type Settings struct {
+	// Authenticates declares that Decode refuses, with ErrCorrupt, every
+	// input that Encode did not produce under this configuration: an AEAD
+	// or a MAC, not a checksum. The host then refuses a record whose header
+	// does not name this codec, so that whoever can write the store cannot
+	// plant a record by leaving the codec out.
+	Authenticates bool
+}
+
+// SettingsReporter is implemented by a codec that declares Settings. It is
+// optional, so that codecs written before it need no change; the host asks
+// once, after Configure, through SettingsOf.
+type SettingsReporter interface {
+	Settings(ctx context.Context) (Settings, error)
+}
+
+// SettingsOf returns c's Settings, or the zero Settings if c declares none.
+func SettingsOf(ctx context.Context, c Codec) (Settings, error) {
+	r, ok := c.(SettingsReporter)
+	if !ok {
+		return Settings{}, nil
+	}
+	st, err := r.Settings(ctx)
+	if err != nil {
+		return Settings{}, fmt.Errorf("codec settings: %w", err)
+	}
+	return st, nil
 }
 
 // Plugin is a codec strategy as a plugin: the Codec and the base

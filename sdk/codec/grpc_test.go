@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -164,5 +166,75 @@ func TestGRPCBatchLength(t *testing.T) {
 	c := dial(t, short{testimpl.NewCodec(nil)})
 	if out, err := c.Encode(ctx, [][]byte{{1}, {2}}); err == nil {
 		t.Errorf("Encode with a short answer = %d items, no error", len(out))
+	}
+}
+
+// sealed declares that it authenticates; failing's Settings fails.
+type sealed struct{ *testimpl.Codec }
+
+func (sealed) Settings(context.Context) (codec.Settings, error) {
+	return codec.Settings{Authenticates: true}, nil
+}
+
+type failing struct{ *testimpl.Codec }
+
+func (failing) Settings(context.Context) (codec.Settings, error) {
+	return codec.Settings{}, errors.New("settings exploded")
+}
+
+// What a codec declares crosses the wire as it is in process; a codec that
+// declares nothing has the zero settings on both sides.
+func TestGRPCSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		impl    codec.Plugin
+		want    codec.Settings
+		wantErr string
+	}{
+		{"declares nothing", testimpl.NewCodec(nil), codec.Settings{}, ""},
+		{"authenticates", sealed{testimpl.NewCodec(nil)}, codec.Settings{Authenticates: true}, ""},
+		{"fails", failing{testimpl.NewCodec(nil)}, codec.Settings{}, "settings exploded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxT(t)
+			for where, c := range map[string]codec.Codec{"in process": tt.impl, "over the wire": dial(t, tt.impl)} {
+				got, err := codec.SettingsOf(ctx, c)
+				if tt.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+						t.Errorf("%s: SettingsOf = %+v, %v; want an error saying %q", where, got, err, tt.wantErr)
+					}
+					continue
+				}
+				if err != nil || got != tt.want {
+					t.Errorf("%s: SettingsOf = %+v, %v; want %+v", where, got, err, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// olderPlugin serves a codec as a plugin built before codec settings.
+type olderPlugin struct {
+	codec.GRPCPlugin
+}
+
+func (p *olderPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	codec.RegisterWithoutSettings(s, p.Impl)
+	return nil
+}
+
+// A plugin from before codec settings declares nothing, and that is not an
+// error: the host keeps running the codecs it ran.
+func TestGRPCSettingsOfAnOlderPlugin(t *testing.T) {
+	ctx := ctxT(t)
+	c := wiretest.Dispense(t, &olderPlugin{codec.GRPCPlugin{Impl: sealed{testimpl.NewCodec(nil)}}}, nil).(codec.Plugin)
+	st, err := codec.SettingsOf(ctx, c)
+	if err != nil || st != (codec.Settings{}) {
+		t.Fatalf("SettingsOf(older plugin) = %+v, %v; want the zero settings", st, err)
+	}
+	// Only the missing method differs.
+	if _, err := c.Encode(ctx, [][]byte{[]byte("x")}); err != nil {
+		t.Fatalf("Encode: %v", err)
 	}
 }

@@ -41,3 +41,13 @@ func (s *grpcServer) Decode(ctx context.Context, req *pb.DecodeRequest) (*pb.Dec
 	}
 	return &pb.DecodeResponse{Data: out}, nil
 }
+
+// Settings answers with the implementation's Settings, the zero Settings
+// if it declares none.
+func (s *grpcServer) Settings(ctx context.Context, _ *pb.CodecSettingsRequest) (*pb.CodecSettingsResponse, error) {
+	st, err := SettingsOf(ctx, s.impl)
+	if err != nil {
+		return nil, wire.ToStatus(err)
+	}
+	return &pb.CodecSettingsResponse{Authenticates: st.Authenticates}, nil
+}

@@ -292,6 +292,15 @@ func TestNotConfigured(t *testing.T) {
 	}
 }
 
+// The codec declares that it authenticates, so that the host refuses a
+// record whose header leaves it out; the declaration needs no keys.
+func TestSettingsAuthenticates(t *testing.T) {
+	st, err := codec.SettingsOf(context.Background(), New())
+	if err != nil || !st.Authenticates {
+		t.Fatalf("SettingsOf = %+v, %v; want Authenticates", st, err)
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	dir := t.TempDir()
 	k1, k2 := hexKey("k1"), hexKey("k2")

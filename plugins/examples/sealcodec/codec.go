@@ -14,7 +14,10 @@ import (
 	"github.com/wadi-go/wadi/sdk/schema"
 )
 
-var _ codec.Plugin = (*Codec)(nil)
+var (
+	_ codec.Plugin           = (*Codec)(nil)
+	_ codec.SettingsReporter = (*Codec)(nil)
+)
 
 // version is the plugin version Info reports.
 const version = "0.1.0"
@@ -66,6 +69,15 @@ func (c *Codec) Schema(ctx context.Context) (schema.Schema, error) {
 		return schema.Schema{}, fmt.Errorf("sealcodec: schema: %w", err)
 	}
 	return configSchema(), nil
+}
+
+// Settings implements codec.SettingsReporter: Poly1305 authenticates every
+// record, so the host refuses one that was not sealed by this codec.
+func (c *Codec) Settings(ctx context.Context) (codec.Settings, error) {
+	if err := ctx.Err(); err != nil {
+		return codec.Settings{}, fmt.Errorf("sealcodec: settings: %w", err)
+	}
+	return codec.Settings{Authenticates: true}, nil
 }
 
 // Configure implements base.Plugin. A block that is refused leaves the key

@@ -227,6 +227,15 @@ func TestNotConfigured(t *testing.T) {
 	}
 }
 
+// The codec declares that it authenticates, so that the host refuses a
+// record whose header leaves it out.
+func TestSettingsAuthenticates(t *testing.T) {
+	st, err := codec.SettingsOf(t.Context(), New())
+	if err != nil || !st.Authenticates {
+		t.Fatalf("SettingsOf = %+v, %v; want Authenticates", st, err)
+	}
+}
+
 // TestBadReconfigureChangesNothing refuses blocks and checks that the codec
 // still seals under its primary and opens what it sealed.
 func TestBadReconfigureChangesNothing(t *testing.T) {

@@ -200,6 +200,87 @@ func (x *DecodeResponse) GetData() []byte {
 	return nil
 }
 
+type CodecSettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodecSettingsRequest) Reset() {
+	*x = CodecSettingsRequest{}
+	mi := &file_codec_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodecSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodecSettingsRequest) ProtoMessage() {}
+
+func (x *CodecSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_codec_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodecSettingsRequest.ProtoReflect.Descriptor instead.
+func (*CodecSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_codec_proto_rawDescGZIP(), []int{4}
+}
+
+// CodecSettingsResponse mirrors codec.Settings.
+type CodecSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Authenticates bool                   `protobuf:"varint,1,opt,name=authenticates,proto3" json:"authenticates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodecSettingsResponse) Reset() {
+	*x = CodecSettingsResponse{}
+	mi := &file_codec_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodecSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodecSettingsResponse) ProtoMessage() {}
+
+func (x *CodecSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_codec_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodecSettingsResponse.ProtoReflect.Descriptor instead.
+func (*CodecSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_codec_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CodecSettingsResponse) GetAuthenticates() bool {
+	if x != nil {
+		return x.Authenticates
+	}
+	return false
+}
+
 var File_codec_proto protoreflect.FileDescriptor
 
 const file_codec_proto_rawDesc = "" +
@@ -213,13 +294,17 @@ const file_codec_proto_rawDesc = "" +
 	"\rDecodeRequest\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"$\n" +
 	"\x0eDecodeResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xf7\x02\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\x16\n" +
+	"\x14CodecSettingsRequest\"=\n" +
+	"\x15CodecSettingsResponse\x12$\n" +
+	"\rauthenticates\x18\x01 \x01(\bR\rauthenticates2\xd0\x03\n" +
 	"\x05Codec\x12A\n" +
 	"\x04Info\x12\x1b.wadi.plugin.v1.InfoRequest\x1a\x1c.wadi.plugin.v1.InfoResponse\x12G\n" +
 	"\x06Schema\x12\x1d.wadi.plugin.v1.SchemaRequest\x1a\x1e.wadi.plugin.v1.SchemaResponse\x12P\n" +
 	"\tConfigure\x12 .wadi.plugin.v1.ConfigureRequest\x1a!.wadi.plugin.v1.ConfigureResponse\x12G\n" +
 	"\x06Encode\x12\x1d.wadi.plugin.v1.EncodeRequest\x1a\x1e.wadi.plugin.v1.EncodeResponse\x12G\n" +
-	"\x06Decode\x12\x1d.wadi.plugin.v1.DecodeRequest\x1a\x1e.wadi.plugin.v1.DecodeResponseB,Z*github.com/wadi-go/wadi/sdk/internal/protob\x06proto3"
+	"\x06Decode\x12\x1d.wadi.plugin.v1.DecodeRequest\x1a\x1e.wadi.plugin.v1.DecodeResponse\x12W\n" +
+	"\bSettings\x12$.wadi.plugin.v1.CodecSettingsRequest\x1a%.wadi.plugin.v1.CodecSettingsResponseB,Z*github.com/wadi-go/wadi/sdk/internal/protob\x06proto3"
 
 var (
 	file_codec_proto_rawDescOnce sync.Once
@@ -233,35 +318,39 @@ func file_codec_proto_rawDescGZIP() []byte {
 	return file_codec_proto_rawDescData
 }
 
-var file_codec_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_codec_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_codec_proto_goTypes = []any{
-	(*EncodeRequest)(nil),     // 0: wadi.plugin.v1.EncodeRequest
-	(*EncodeResponse)(nil),    // 1: wadi.plugin.v1.EncodeResponse
-	(*DecodeRequest)(nil),     // 2: wadi.plugin.v1.DecodeRequest
-	(*DecodeResponse)(nil),    // 3: wadi.plugin.v1.DecodeResponse
-	(*InfoRequest)(nil),       // 4: wadi.plugin.v1.InfoRequest
-	(*SchemaRequest)(nil),     // 5: wadi.plugin.v1.SchemaRequest
-	(*ConfigureRequest)(nil),  // 6: wadi.plugin.v1.ConfigureRequest
-	(*InfoResponse)(nil),      // 7: wadi.plugin.v1.InfoResponse
-	(*SchemaResponse)(nil),    // 8: wadi.plugin.v1.SchemaResponse
-	(*ConfigureResponse)(nil), // 9: wadi.plugin.v1.ConfigureResponse
+	(*EncodeRequest)(nil),         // 0: wadi.plugin.v1.EncodeRequest
+	(*EncodeResponse)(nil),        // 1: wadi.plugin.v1.EncodeResponse
+	(*DecodeRequest)(nil),         // 2: wadi.plugin.v1.DecodeRequest
+	(*DecodeResponse)(nil),        // 3: wadi.plugin.v1.DecodeResponse
+	(*CodecSettingsRequest)(nil),  // 4: wadi.plugin.v1.CodecSettingsRequest
+	(*CodecSettingsResponse)(nil), // 5: wadi.plugin.v1.CodecSettingsResponse
+	(*InfoRequest)(nil),           // 6: wadi.plugin.v1.InfoRequest
+	(*SchemaRequest)(nil),         // 7: wadi.plugin.v1.SchemaRequest
+	(*ConfigureRequest)(nil),      // 8: wadi.plugin.v1.ConfigureRequest
+	(*InfoResponse)(nil),          // 9: wadi.plugin.v1.InfoResponse
+	(*SchemaResponse)(nil),        // 10: wadi.plugin.v1.SchemaResponse
+	(*ConfigureResponse)(nil),     // 11: wadi.plugin.v1.ConfigureResponse
 }
 var file_codec_proto_depIdxs = []int32{
-	4, // 0: wadi.plugin.v1.Codec.Info:input_type -> wadi.plugin.v1.InfoRequest
-	5, // 1: wadi.plugin.v1.Codec.Schema:input_type -> wadi.plugin.v1.SchemaRequest
-	6, // 2: wadi.plugin.v1.Codec.Configure:input_type -> wadi.plugin.v1.ConfigureRequest
-	0, // 3: wadi.plugin.v1.Codec.Encode:input_type -> wadi.plugin.v1.EncodeRequest
-	2, // 4: wadi.plugin.v1.Codec.Decode:input_type -> wadi.plugin.v1.DecodeRequest
-	7, // 5: wadi.plugin.v1.Codec.Info:output_type -> wadi.plugin.v1.InfoResponse
-	8, // 6: wadi.plugin.v1.Codec.Schema:output_type -> wadi.plugin.v1.SchemaResponse
-	9, // 7: wadi.plugin.v1.Codec.Configure:output_type -> wadi.plugin.v1.ConfigureResponse
-	1, // 8: wadi.plugin.v1.Codec.Encode:output_type -> wadi.plugin.v1.EncodeResponse
-	3, // 9: wadi.plugin.v1.Codec.Decode:output_type -> wadi.plugin.v1.DecodeResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6,  // 0: wadi.plugin.v1.Codec.Info:input_type -> wadi.plugin.v1.InfoRequest
+	7,  // 1: wadi.plugin.v1.Codec.Schema:input_type -> wadi.plugin.v1.SchemaRequest
+	8,  // 2: wadi.plugin.v1.Codec.Configure:input_type -> wadi.plugin.v1.ConfigureRequest
+	0,  // 3: wadi.plugin.v1.Codec.Encode:input_type -> wadi.plugin.v1.EncodeRequest
+	2,  // 4: wadi.plugin.v1.Codec.Decode:input_type -> wadi.plugin.v1.DecodeRequest
+	4,  // 5: wadi.plugin.v1.Codec.Settings:input_type -> wadi.plugin.v1.CodecSettingsRequest
+	9,  // 6: wadi.plugin.v1.Codec.Info:output_type -> wadi.plugin.v1.InfoResponse
+	10, // 7: wadi.plugin.v1.Codec.Schema:output_type -> wadi.plugin.v1.SchemaResponse
+	11, // 8: wadi.plugin.v1.Codec.Configure:output_type -> wadi.plugin.v1.ConfigureResponse
+	1,  // 9: wadi.plugin.v1.Codec.Encode:output_type -> wadi.plugin.v1.EncodeResponse
+	3,  // 10: wadi.plugin.v1.Codec.Decode:output_type -> wadi.plugin.v1.DecodeResponse
+	5,  // 11: wadi.plugin.v1.Codec.Settings:output_type -> wadi.plugin.v1.CodecSettingsResponse
+	6,  // [6:12] is the sub-list for method output_type
+	0,  // [0:6] is the sub-list for method input_type
+	0,  // [0:0] is the sub-list for extension type_name
+	0,  // [0:0] is the sub-list for extension extendee
+	0,  // [0:0] is the sub-list for field type_name
 }
 
 func init() { file_codec_proto_init() }
@@ -276,7 +365,7 @@ func file_codec_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_codec_proto_rawDesc), len(file_codec_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	Codec_Configure_FullMethodName = "/wadi.plugin.v1.Codec/Configure"
 	Codec_Encode_FullMethodName    = "/wadi.plugin.v1.Codec/Encode"
 	Codec_Decode_FullMethodName    = "/wadi.plugin.v1.Codec/Decode"
+	Codec_Settings_FullMethodName  = "/wadi.plugin.v1.Codec/Settings"
 )
 
 // CodecClient is the client API for Codec service.
@@ -38,6 +39,10 @@ type CodecClient interface {
 	Encode(ctx context.Context, in *EncodeRequest, opts ...grpc.CallOption) (*EncodeResponse, error)
 	// Decode answers DATA_LOSS for codec.ErrCorrupt.
 	Decode(ctx context.Context, in *DecodeRequest, opts ...grpc.CallOption) (*DecodeResponse, error)
+	// Settings is asked once, after Configure. A plugin built before it
+	// existed answers UNIMPLEMENTED, which the host reads as the zero
+	// settings: the codec declares nothing.
+	Settings(ctx context.Context, in *CodecSettingsRequest, opts ...grpc.CallOption) (*CodecSettingsResponse, error)
 }
 
 type codecClient struct {
@@ -98,6 +103,16 @@ func (c *codecClient) Decode(ctx context.Context, in *DecodeRequest, opts ...grp
 	return out, nil
 }
 
+func (c *codecClient) Settings(ctx context.Context, in *CodecSettingsRequest, opts ...grpc.CallOption) (*CodecSettingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CodecSettingsResponse)
+	err := c.cc.Invoke(ctx, Codec_Settings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CodecServer is the server API for Codec service.
 // All implementations should embed UnimplementedCodecServer
 // for forward compatibility.
@@ -108,6 +123,10 @@ type CodecServer interface {
 	Encode(context.Context, *EncodeRequest) (*EncodeResponse, error)
 	// Decode answers DATA_LOSS for codec.ErrCorrupt.
 	Decode(context.Context, *DecodeRequest) (*DecodeResponse, error)
+	// Settings is asked once, after Configure. A plugin built before it
+	// existed answers UNIMPLEMENTED, which the host reads as the zero
+	// settings: the codec declares nothing.
+	Settings(context.Context, *CodecSettingsRequest) (*CodecSettingsResponse, error)
 }
 
 // UnimplementedCodecServer should be embedded to have
@@ -131,6 +150,9 @@ func (UnimplementedCodecServer) Encode(context.Context, *EncodeRequest) (*Encode
 }
 func (UnimplementedCodecServer) Decode(context.Context, *DecodeRequest) (*DecodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Decode not implemented")
+}
+func (UnimplementedCodecServer) Settings(context.Context, *CodecSettingsRequest) (*CodecSettingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Settings not implemented")
 }
 func (UnimplementedCodecServer) testEmbeddedByValue() {}
 
@@ -242,6 +264,24 @@ func _Codec_Decode_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Codec_Settings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CodecSettingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CodecServer).Settings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Codec_Settings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CodecServer).Settings(ctx, req.(*CodecSettingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Codec_ServiceDesc is the grpc.ServiceDesc for Codec service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -268,6 +308,10 @@ var Codec_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Decode",
 			Handler:    _Codec_Decode_Handler,
+		},
+		{
+			MethodName: "Settings",
+			Handler:    _Codec_Settings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
