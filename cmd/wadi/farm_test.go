@@ -176,6 +176,9 @@ func TestSelfMemberFitsGossip(t *testing.T) {
 				meta := fillMeta(total)
 				cfg, diags := parse(meta)
 				if cfg != nil {
+					if total > nodemeta.MaxSize {
+						t.Fatalf("config accepts %d bytes of values, more than gossip carries in all", total)
+					}
 					last = cfg
 					continue
 				}
