@@ -60,6 +60,19 @@ type Node struct {
 	Name    string
 	Zone    string // free-form; replicators may place backups by it
 	DataDir string // relative paths are left as written: the host resolves them
+	// Meta is free-form metadata (rack, data centre) that a clustered node
+	// gossips for replicators to place backups by; nil when unset.
+	Meta map[string]string
+}
+
+// AnnouncedHTTP is the URL of the node's HTTP listener that a clustered
+// node announces to its peers: cluster.advertise_http, or http.listen
+// over plain HTTP.
+func (c *Config) AnnouncedHTTP() string {
+	if c.Cluster != nil && c.Cluster.AdvertiseHTTP != "" {
+		return c.Cluster.AdvertiseHTTP
+	}
+	return "http://" + c.HTTP.Listen
 }
 
 // HTTP is the `http` block.

@@ -115,6 +115,7 @@ func TestParseValid(t *testing.T) {
 	env := withNode("green", "./data/green")
 	env.HTTP.Listen = "10.0.0.7:8081"
 	cluster := withNode("red", "./data/red")
+	cluster.Node.Meta = map[string]string{"rack": "r1", "dc": "eu-1"}
 	cluster.Cluster = &Cluster{
 		Bind: "127.0.0.1:7946", Peer: "127.0.0.1:7950",
 		Join:          []string{"127.0.0.1:7947", "wadi-green.internal:7946"},
@@ -225,6 +226,12 @@ func TestParseInvalid(t *testing.T) {
 		{"listen_named_port", "Invalid http.listen", `not "http-alt"`, 2, 12},
 		{"node_name_slash", "Invalid node.name", "letters, digits, '-' or '_'", 2, 10},
 		{"empty_data_dir", "Invalid node.data_dir", "must not be empty", 2, 14},
+		// A bad entry is reported where it is written.
+		{"node_meta_key", "Invalid node.meta", `meta key "my rack" must be 1 to 32 letters, digits`, 2, 25},
+		{"node_meta_value", "Invalid node.meta", `"dc": the value holds U+000A`, 4, 12},
+		{"node_meta_null", "Invalid node.meta", `the value of "rack" must not be null`, 2, 19},
+		{"node_meta_type", "Invalid node.meta", `element "rack": string required`, 2, 10},
+		{"node_meta_too_big", "Invalid node.meta", "encodes to 441 bytes of gossip metadata, and the node's name, zone and addresses leave it 385 of the 512", 3, 10},
 		{"env_unset", "Error in function call", "environment variable WADI_NODE is not set", 2, 10},
 		{"variable", "Variables not allowed", "", 2, 10},
 		{"unknown_function", "Call to unknown function", `no function named "upper"`, 2, 10},

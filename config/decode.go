@@ -18,6 +18,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/wadi-go/wadi/internal/nodemeta"
 )
 
 // rootSchema is the top level of a file. It is decoded by hand rather than
@@ -49,6 +51,7 @@ type nodeBlock struct {
 	Name    hcl.Expression `hcl:"name,optional"`
 	Zone    hcl.Expression `hcl:"zone,optional"`
 	DataDir hcl.Expression `hcl:"data_dir,optional"`
+	Meta    hcl.Expression `hcl:"meta,optional"`
 }
 
 type pluginBlock struct {
@@ -92,7 +95,10 @@ type decoder struct {
 	ctx     *hcl.EvalContext
 	schemas Schemas
 	plugins map[string]*Plugin // declared plugins by name
-	diags   hcl.Diagnostics
+	// nodeMeta is node.meta's expression once it decoded, for the check
+	// of its size, which needs the cluster block too.
+	nodeMeta hcl.Expression
+	diags    hcl.Diagnostics
 }
 
 func (d *decoder) decodeFile(body hcl.Body) *Config {
@@ -164,6 +170,7 @@ func (d *decoder) decodeFile(body hcl.Body) *Config {
 			cfg.AppAPI = d.decodeAppAPI(block.Body)
 		}
 	}
+	d.checkGossipMeta(&cfg)
 	return &cfg
 }
 
@@ -228,6 +235,89 @@ func (d *decoder) decodeNode(body hcl.Body, n *Node) {
 	n.DataDir = DefaultDataDir(n.Name)
 	if d.str("node.data_dir", b.DataDir, &n.DataDir) && n.DataDir == "" {
 		d.invalid("node.data_dir", b.DataDir, "must not be empty; leave it out to use %q.", DefaultDataDir(n.Name))
+	}
+	d.decodeNodeMeta(b.Meta, n)
+}
+
+// decodeNodeMeta reads node.meta, reporting a bad key or value where it is
+// written. Peers refuse a node whose meta breaks nodemeta's rules, so they
+// are checked here rather than found out by a farm that will not form.
+func (d *decoder) decodeNodeMeta(expr hcl.Expression, n *Node) {
+	v, ok := d.value("node.meta", expr, cty.Map(cty.String))
+	if !ok {
+		return
+	}
+	meta := make(map[string]string, v.LengthInt())
+	valid := true
+	for it := v.ElementIterator(); it.Next(); {
+		k, val := it.Element()
+		key := k.AsString()
+		keyRange, valueRange := objectItem(d.ctx, expr, key)
+		if err := nodemeta.CheckKey(key); err != nil {
+			d.invalidAt("node.meta", keyRange, "%s.", err)
+			valid = false
+			continue
+		}
+		if val.IsNull() {
+			d.invalidAt("node.meta", valueRange, "the value of %q must not be null.", key)
+			valid = false
+			continue
+		}
+		if err := nodemeta.CheckValue(val.AsString()); err != nil {
+			d.invalidAt("node.meta", valueRange, "%q: %s.", key, err)
+			valid = false
+			continue
+		}
+		meta[key] = val.AsString()
+	}
+	if !valid || len(meta) == 0 {
+		return
+	}
+	n.Meta = meta
+	d.nodeMeta = expr
+}
+
+// objectItem finds the key and value of an entry in an object written out
+// in the file, for diagnostics; anything else is reported on the whole
+// expression.
+func objectItem(ctx *hcl.EvalContext, expr hcl.Expression, key string) (keyRange, valueRange hcl.Range) {
+	keyRange, valueRange = expr.Range(), expr.Range()
+	obj, ok := expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return keyRange, valueRange
+	}
+	for _, item := range obj.Items {
+		k, diags := item.KeyExpr.Value(ctx)
+		if diags.HasErrors() || !k.IsWhollyKnown() || k.IsNull() {
+			continue
+		}
+		if ks, err := convert.Convert(k, cty.String); err == nil && ks.AsString() == key {
+			return item.KeyExpr.Range(), item.ValueExpr.Range()
+		}
+	}
+	return keyRange, valueRange
+}
+
+// checkGossipMeta reports a node.meta that would not fit memberlist's
+// limit on a node's metadata, computed from the very encoding the node
+// announces: the rest of it (name, zone, addresses) leaves meta the room
+// it has.
+func (d *decoder) checkGossipMeta(cfg *Config) {
+	if d.nodeMeta == nil || cfg.Cluster == nil {
+		return // a single node gossips nothing
+	}
+	self := nodemeta.Node{
+		Name: cfg.Node.Name, Peer: cfg.Cluster.Peer, HTTP: cfg.AnnouncedHTTP(), Zone: cfg.Node.Zone,
+		ProtoMin: nodemeta.ProtocolMin, ProtoMax: nodemeta.ProtocolMax,
+		// The start time is not known yet: the longest one.
+		Started: math.MaxInt64,
+	}
+	rest := self.Size()
+	self.Meta = cfg.Node.Meta
+	if size := self.Size(); size > nodemeta.MaxSize {
+		d.invalid("node.meta", d.nodeMeta,
+			"encodes to %d bytes of gossip metadata, and the node's name, zone and addresses leave it %d of the %d memberlist allows a node; shorten or drop entries.",
+			size-rest, max(0, nodemeta.MaxSize-rest), nodemeta.MaxSize)
 	}
 }
 
@@ -547,11 +637,16 @@ func (d *decoder) listenAddr(name string, expr hcl.Expression, addr string) bool
 }
 
 func (d *decoder) invalid(name string, expr hcl.Expression, format string, args ...any) {
+	d.invalidAt(name, expr.Range(), format, args...)
+}
+
+// invalidAt is invalid pointing at a part of the value.
+func (d *decoder) invalidAt(name string, rng hcl.Range, format string, args ...any) {
 	d.diags = append(d.diags, &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid " + name,
 		Detail:   name + ": " + fmt.Sprintf(format, args...),
-		Subject:  expr.Range().Ptr(),
+		Subject:  rng.Ptr(),
 	})
 }
 

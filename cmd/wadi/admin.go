@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,16 +65,35 @@ func membersCmd(args []string, stdout, stderr io.Writer) int {
 		_ = enc.Encode(members)
 		return 0
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPEER\tHTTP\tZONE\tSESSIONS\tBACKUPS\tTABLE")
-	for _, m := range members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", m.Name, m.State, m.Peer, m.HTTP, m.Zone, m.Sessions, m.Backups, m.Table)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := writeMembers(stdout, members); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// writeMembers prints the members as a table. META is last: it is the
+// widest column and the one most often empty, so the others stay together.
+func writeMembers(w io.Writer, members []memberView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPEER\tHTTP\tZONE\tSESSIONS\tBACKUPS\tTABLE\tMETA")
+	for _, m := range members {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", m.Name, m.State, m.Peer, m.HTTP, m.Zone, m.Sessions, m.Backups, m.Table, metaPairs(m.Meta))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing the members: %w", err)
+	}
+	return nil
+}
+
+// metaPairs is a member's meta as k=v pairs in key order, so that two
+// members' lines compare at a glance.
+func metaPairs(meta map[string]string) string {
+	pairs := make([]string, 0, len(meta))
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		pairs = append(pairs, k+"="+meta[k])
+	}
+	return strings.Join(pairs, ",")
 }
 
 // drainCmd asks the node at the admin address to hand its sessions over

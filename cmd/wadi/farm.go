@@ -25,15 +25,8 @@ import (
 // describes.
 func startFarm(cfg *config.Config, strats *strategies, log hclog.Logger) (*cluster.Node, error) {
 	c := cfg.Cluster
-	httpURL := c.AdvertiseHTTP
-	if httpURL == "" {
-		httpURL = "http://" + cfg.HTTP.Listen
-	}
 	cc := cluster.Config{
-		Self: cluster.Member{
-			Name: cfg.Node.Name, Peer: c.Peer, HTTP: httpURL, Zone: cfg.Node.Zone,
-			Started: time.Now().UnixNano(),
-		},
+		Self:       selfMember(cfg, time.Now().UnixNano()),
 		Gossip:     c.Bind,
 		Join:       c.Join,
 		Keys:       c.Keys,
@@ -65,6 +58,15 @@ func startFarm(cfg *config.Config, strats *strategies, log hclog.Logger) (*clust
 		}
 	}
 	return node, nil
+}
+
+// selfMember is what the node announces to the farm. config sized node.meta
+// against this, with the longest start time: the two must agree.
+func selfMember(cfg *config.Config, started int64) cluster.Member {
+	return cluster.Member{
+		Name: cfg.Node.Name, Peer: cfg.Cluster.Peer, HTTP: cfg.AnnouncedHTTP(), Zone: cfg.Node.Zone,
+		Meta: cfg.Node.Meta, Started: started,
+	}
 }
 
 // peerTLS loads the mutual TLS configuration of the peer transport: every
@@ -156,15 +158,16 @@ func (d *drainState) snapshot() map[string]any {
 
 // memberView is one line of `wadi members`.
 type memberView struct {
-	Name     string `json:"name"`
-	State    string `json:"state"`
-	Peer     string `json:"peer"`
-	HTTP     string `json:"http"`
-	Zone     string `json:"zone,omitempty"`
-	Sessions int64  `json:"sessions"`
-	Backups  int64  `json:"backups"`
-	Table    string `json:"table,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Name     string            `json:"name"`
+	State    string            `json:"state"`
+	Peer     string            `json:"peer"`
+	HTTP     string            `json:"http"`
+	Zone     string            `json:"zone,omitempty"`
+	Meta     map[string]string `json:"meta,omitempty"`
+	Sessions int64             `json:"sessions"`
+	Backups  int64             `json:"backups"`
+	Table    string            `json:"table,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // inventory is what the admin API needs of the session manager.
@@ -189,7 +192,7 @@ func adminHandler(node *cluster.Node, mgr inventory, drain *drainState, name str
 		defer cancel()
 		var out []memberView
 		for _, s := range node.Stats(ctx) {
-			v := memberView{Name: s.Name, State: "alive", Peer: s.Peer, HTTP: s.HTTP, Zone: s.Zone, Sessions: s.Sessions, Backups: s.Backups}
+			v := memberView{Name: s.Name, State: "alive", Peer: s.Peer, HTTP: s.HTTP, Zone: s.Zone, Meta: s.Meta, Sessions: s.Sessions, Backups: s.Backups}
 			if s.Err != nil {
 				v.State, v.Error = "unreachable", s.Err.Error()
 			} else {

@@ -1,6 +1,7 @@
 node {
   name     = "red"
   data_dir = "./data/red"
+  meta     = { rack = "r1", dc = "eu-1" }
 }
 cluster {
   bind           = "127.0.0.1:7946"

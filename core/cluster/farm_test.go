@@ -99,10 +99,13 @@ type farm struct {
 	// relocator consults it (policy, or migrate).
 	router string
 	// replicator, if set, turns replication on with backups copies.
-	replicator string // "partitioned" or "all"
-	backups    int
-	async      bool
-	whole      bool
+	replicator string // "partitioned", "all", or "placer" for placer
+	placer     cluster.Placer
+	// meta, if set, is each node's metadata, by name.
+	meta    map[string]map[string]string
+	backups int
+	async   bool
+	whole   bool
 	// serverTLS and clientTLS, if set, make the next node's peer
 	// transport mutual TLS.
 	serverTLS, clientTLS *tls.Config
@@ -175,11 +178,13 @@ func (f *farm) add(name string) *farmNode {
 			t.Fatal(err)
 		}
 		placer = r
+	case "placer":
+		placer = f.placer
 	}
 	node, err := cluster.Start(cluster.Config{
 		Placer:     placer,
 		Backups:    f.backups,
-		Self:       cluster.Member{Name: name, Peer: freeAddr(t), HTTP: "http://" + fn.http.Listener.Addr().String(), Started: started},
+		Self:       cluster.Member{Name: name, Peer: freeAddr(t), HTTP: "http://" + fn.http.Listener.Addr().String(), Started: started, Meta: f.meta[name]},
 		Gossip:     gossip,
 		Join:       seeds,
 		Partitions: 31,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -76,6 +77,8 @@ func StartMembership(cfg MembershipConfig) (*Membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: bind port %q: %w", portStr, err)
 	}
+	// The caller keeps its map; members share this one, read-only.
+	cfg.Self.Meta = maps.Clone(cfg.Self.Meta)
 	if cfg.Self.ProtoMin == 0 && cfg.Self.ProtoMax == 0 {
 		cfg.Self.ProtoMin, cfg.Self.ProtoMax = ProtocolMin, ProtocolMax
 	}
@@ -207,7 +210,7 @@ func (m *Membership) set(name string, mem *Member) {
 		delete(m.members, name)
 	} else {
 		delete(m.failed, name)
-		if old, ok := m.members[name]; ok && old == *mem {
+		if old, ok := m.members[name]; ok && old.equal(*mem) {
 			return
 		}
 		m.members[name] = *mem
@@ -299,7 +302,7 @@ func (e events) update(n *memberlist.Node, msg string) {
 		return
 	}
 	if n.Name != e.m.self.Name {
-		e.m.log.Info(msg, "member", mem.Name, "peer", mem.Peer, "zone", mem.Zone)
+		e.m.log.Info(msg, "member", mem.Name, "peer", mem.Peer, "zone", mem.Zone, "meta", mem.Meta)
 	}
 	e.m.set(n.Name, &mem)
 }

@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"bytes"
+	"io"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
 
 	"github.com/wadi-go/wadi/internal/testport"
 )
@@ -111,7 +115,7 @@ func TestMembershipJoinLeave(t *testing.T) {
 
 // Nodes that must not share the farm never become members: one that speaks
 // no protocol version in common, one that reuses a live member's name, and
-// one without the gossip key. (Bad metadata: TestDecodeMember.)
+// one without the gossip key. (Bad metadata: TestDecodeMember, TestMembershipMeta.)
 func TestMembershipRefuses(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
 	a, addrA, logsA := startMember(t, member("a", 1), nil, [][]byte{key})
@@ -158,6 +162,13 @@ func TestMembershipRefuses(t *testing.T) {
 
 func TestDecodeMember(t *testing.T) {
 	good, _ := member("a", 1).encode()
+	rack := map[string]string{"rack": "r1"}
+	m := member("a", 1)
+	m.Meta = rack
+	withMeta, err := m.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		meta []byte
@@ -169,11 +180,99 @@ func TestDecodeMember(t *testing.T) {
 		{"other name", []byte(`{"name":"b","peer":"p","http":"h","proto_min":1,"proto_max":1}`), false},
 		{"no addresses", []byte(`{"name":"a","proto_min":1,"proto_max":1}`), false},
 		{"inverted range", []byte(`{"name":"a","peer":"p","http":"h","proto_min":2,"proto_max":1}`), false},
+		{"meta", withMeta, true},
+		{"meta not an object", []byte(`{"name":"a","peer":"p","http":"h","proto_min":1,"proto_max":1,"meta":["rack"]}`), false},
+		{"meta with a bad key", []byte(`{"name":"a","peer":"p","http":"h","proto_min":1,"proto_max":1,"meta":{"ra ck":"r1"}}`), false},
+		{"meta with a control character", []byte(`{"name":"a","peer":"p","http":"h","proto_min":1,"proto_max":1,"meta":{"rack":"r\n1"}}`), false},
 	}
 	for _, tt := range tests {
 		if _, err := decodeMember("a", tt.meta); (err == nil) != tt.ok {
 			t.Errorf("%s: err %v, want ok %v", tt.name, err, tt.ok)
 		}
+	}
+	got, err := decodeMember("a", withMeta)
+	if err != nil || !maps.Equal(got.Meta, rack) {
+		t.Errorf("decoded %+v, %v; want meta %v", got, err, rack)
+	}
+}
+
+// equal must notice a difference in any field, or a member that changed
+// would not be seen to (membership keeps the old one).
+func TestMemberEqual(t *testing.T) {
+	a := member("a", 1)
+	a.Meta = map[string]string{"rack": "r1"}
+	if !a.equal(a) {
+		t.Fatal("a member differs from itself")
+	}
+	v := reflect.ValueOf(&a).Elem()
+	for i := range v.NumField() {
+		b := a
+		b.Meta = maps.Clone(a.Meta)
+		f := reflect.ValueOf(&b).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(f.String() + "x")
+		case reflect.Int, reflect.Int64:
+			f.SetInt(f.Int() + 1)
+		case reflect.Map:
+			b.Meta["rack"] = "r2"
+		default:
+			t.Fatalf("field %s of kind %s: teach this test to change it", v.Type().Field(i).Name, f.Kind())
+		}
+		if a.equal(b) || b.equal(a) {
+			t.Errorf("members differing in %s are equal", v.Type().Field(i).Name)
+		}
+	}
+}
+
+// rawNode is a gossip node announcing whatever metadata it is given, as a
+// peer with another build (or a broken one) could.
+type rawNode struct{ meta []byte }
+
+func (r rawNode) NodeMeta(int) []byte                  { return r.meta }
+func (rawNode) NotifyMsg([]byte)                       {}
+func (rawNode) GetBroadcasts(int, int) [][]byte        { return nil }
+func (rawNode) LocalState(bool) []byte                 { return nil }
+func (rawNode) MergeRemoteState(buf []byte, join bool) {}
+
+// A member's meta reaches the others; a node whose meta breaks the rules
+// is refused, with a log saying why.
+func TestMembershipMeta(t *testing.T) {
+	self := member("a", 1)
+	self.Meta = map[string]string{"rack": "r1", "dc": "eu-1"}
+	a, addrA, logsA := startMember(t, self, nil, nil)
+	other := member("b", 2)
+	other.Meta = map[string]string{"rack": "r2"}
+	b, _, _ := startMember(t, other, []string{addrA}, nil)
+	for _, m := range []*Membership{a, b} {
+		eventually(t, m.Self().Name+" to see a and b", func() bool { return slices.Equal(names(m.Members()), []string{"a", "b"}) })
+	}
+	for _, m := range []*Membership{a, b} {
+		for _, want := range []Member{self, other} {
+			if got, _ := m.Member(want.Name); !maps.Equal(got.Meta, want.Meta) {
+				t.Errorf("%s sees %s's meta %v, want %v", m.Self().Name, want.Name, got.Meta, want.Meta)
+			}
+		}
+	}
+
+	mc := memberlist.DefaultLocalConfig()
+	mc.Name = "c"
+	mc.BindAddr, mc.AdvertiseAddr = "127.0.0.1", "127.0.0.1"
+	mc.BindPort, mc.AdvertisePort = 0, 0
+	mc.Delegate = rawNode{[]byte(`{"name":"c","peer":"127.0.0.1:1","http":"http://127.0.0.1:2","proto_min":1,"proto_max":1,"meta":{"rack":"r\u0000"}}`)}
+	mc.LogOutput = io.Discard
+	c, err := memberlist.Create(mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown() })
+	_, _ = c.Join([]string{addrA}) // refused: the error is a's to log
+	eventually(t, "a to log the refusal", func() bool {
+		return strings.Contains(logsA.String(), "refusing a node with unreadable metadata") && strings.Contains(logsA.String(), "U+0000")
+	})
+	time.Sleep(500 * time.Millisecond)
+	if got := names(a.Members()); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("members %v: the node with bad meta was let in", got)
 	}
 }
 

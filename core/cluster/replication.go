@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -224,7 +225,9 @@ func (n *Node) place(ctx context.Context) error {
 	members := n.ms.Members()
 	req := replicator.PlaceRequest{Primaries: make([]string, n.cfg.Partitions)}
 	for _, m := range members {
-		req.Members = append(req.Members, replicator.Member{Name: m.Name, Zone: m.Zone})
+		// A copy: the replicator is not trusted to leave the member's map
+		// alone, and the membership shares it.
+		req.Members = append(req.Members, replicator.Member{Name: m.Name, Zone: m.Zone, Meta: maps.Clone(m.Meta)})
 	}
 	for i := range req.Primaries {
 		req.Primaries[i] = n.self

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wadi-go/wadi/sdk/replicator"
 )
 
 // live returns the nodes not stopped.
@@ -328,5 +330,66 @@ func TestStaleBackupsDropped(t *testing.T) {
 				t.Fatalf("%s still keeps the copy its holder does not count", other.name)
 			}
 		})
+	}
+}
+
+// metaPlacer places each partition's backups on the members, by name, whose
+// Meta[key] is set and differs from the primary's: a replicator that knows
+// the farm only through the members' metadata.
+type metaPlacer struct {
+	key     string
+	backups int
+}
+
+func (p metaPlacer) Place(ctx context.Context, req replicator.PlaceRequest) ([][]string, error) {
+	value := make(map[string]string, len(req.Members))
+	for _, m := range req.Members {
+		value[m.Name] = m.Meta[p.key]
+	}
+	out := make([][]string, len(req.Primaries))
+	for i, primary := range req.Primaries {
+		for _, m := range req.Members {
+			if v := value[m.Name]; v != "" && v != value[primary] && len(out[i]) < p.backups {
+				out[i] = append(out[i], m.Name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// node.meta travels from each node's configuration, through gossip, to
+// the replicator of every member: backups placed by rack land in the other
+// rack, never beside the holder, and a crash of the holder loses nothing.
+func TestBackupsPlacedByMeta(t *testing.T) {
+	f := newFarm(t)
+	f.replicator, f.backups, f.placer = "placer", 1, metaPlacer{key: "rack", backups: 1}
+	f.meta = map[string]map[string]string{
+		"red":   {"rack": "r1", "dc": "eu-1"},
+		"green": {"rack": "r1", "dc": "eu-1"},
+		"blue":  {"rack": "r2", "dc": "eu-1"},
+	}
+	red, green, blue := f.add("red"), f.add("green"), f.add("blue")
+	f.settled()
+	for _, fn := range []*farmNode{red, green, blue} {
+		for _, m := range fn.node.Members() {
+			if got, want := m.Meta["rack"], f.meta[m.Name]["rack"]; got != want {
+				t.Fatalf("%s sees %s in rack %q, want %q", fn.name, m.Name, got, want)
+			}
+		}
+	}
+	bs := newBrowsers(10)
+	for _, b := range bs {
+		b.incr(t, red)
+		b.incr(t, red)
+	}
+	f.waitCounts(t, 10, 10, 10*time.Second)
+	if g, b := green.mgr.BackupCount(), blue.mgr.BackupCount(); g != 0 || b != 10 {
+		t.Fatalf("backups of red's sessions: %d on green (rack r1, red's), %d on blue (rack r2); want 0 and 10", g, b)
+	}
+	f.crash(red)
+	for i, b := range bs {
+		if got := b.incr(t, green); got != 3 {
+			t.Fatalf("browser %d after red crashed: count %d, want 3", i, got)
+		}
 	}
 }

@@ -47,8 +47,13 @@ type Settings struct {
 // Member is one node of the farm as the replicator sees it.
 type Member struct {
 	Name string
+	// Zone is the node's zone (node { zone }); "" when it has none.
 	Zone string
-	// Meta is the node's free-form metadata from its configuration.
+	// Meta is the node's free-form metadata from its configuration
+	// (node { meta }), nil when it has none. Keys are 1 to 32 letters,
+	// digits, '_', '-' or '.', starting with a letter; values at most 64
+	// bytes of printable UTF-8. The host checks them, in the configuration
+	// and in what peers gossip. Nodes need not have the same keys.
 	Meta map[string]string
 }
 

@@ -18,6 +18,7 @@ const ctxEvery = 64
 
 // candidate is a member ranked for one partition.
 type candidate struct {
+	// zone is the member's zone, or with by its meta value for by.
 	name, zone string
 	hash       uint64 // of the name, computed once per Place
 	score      uint64 // for the partition being placed
@@ -36,8 +37,10 @@ type candidate struct {
 //     first: a zone lost then costs one copy at most;
 //  2. more members of other zones, best first;
 //  3. only with allowSameZone, members of the primary's zone, best first.
-func place(ctx context.Context, req replicator.PlaceRequest, n int, allowSameZone bool) ([][]string, error) {
-	members, err := checkRequest(req)
+//
+// With by set, a member's zone is its Meta[by] instead.
+func place(ctx context.Context, req replicator.PlaceRequest, n int, allowSameZone bool, by string) ([][]string, error) {
+	members, err := checkRequest(req, by)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +96,8 @@ func place(ctx context.Context, req replicator.PlaceRequest, n int, allowSameZon
 
 // checkRequest refuses a request the host should never send, rather than
 // place backups on a farm it misdescribes, and returns its members sorted
-// by name with their hashes.
-func checkRequest(req replicator.PlaceRequest) ([]candidate, error) {
+// by name with their hashes and zones (Meta[by], with by).
+func checkRequest(req replicator.PlaceRequest, by string) ([]candidate, error) {
 	if len(req.Members) == 0 {
 		return nil, errors.New("no members")
 	}
@@ -108,7 +111,11 @@ func checkRequest(req replicator.PlaceRequest) ([]candidate, error) {
 			return nil, fmt.Errorf("member %q is listed twice", m.Name)
 		}
 		seen[m.Name] = true
-		members[i] = candidate{name: m.Name, zone: m.Zone, hash: nameHash(m.Name)}
+		zone := m.Zone
+		if by != "" {
+			zone = m.Meta[by]
+		}
+		members[i] = candidate{name: m.Name, zone: zone, hash: nameHash(m.Name)}
 	}
 	for p, primary := range req.Primaries {
 		if !seen[primary] {

@@ -35,6 +35,9 @@ type rules struct {
 	// allowSameZone fills up with members of the primary's zone once the
 	// other zones are used up, rather than place fewer backups.
 	allowSameZone bool
+	// by, if set, is the key of the members' metadata (node.meta) whose
+	// value stands for their zone: a rack, a data centre.
+	by string
 }
 
 // New returns an unconfigured replicator.
@@ -58,6 +61,7 @@ func (r *Replicator) Schema(ctx context.Context) (schema.Schema, error) {
 		{Name: "mode", Type: schema.String, Default: `"sync"`, Doc: "sync (backups acknowledge before the response) or async"},
 		{Name: "granularity", Type: schema.String, Default: `"attribute"`, Doc: "attribute (changed attributes only) or session (the whole session)"},
 		{Name: "allow_same_zone", Type: schema.Bool, Default: "false", Doc: "when other zones have too few members, add backups from the primary's zone instead of placing fewer"},
+		{Name: "by", Type: schema.String, Doc: "a node.meta key whose value is the member's zone for placement, such as \"rack\"; unset: the node's zone"},
 	}}, nil
 }
 
@@ -67,11 +71,14 @@ type config struct {
 	Mode          *string `json:"mode"`
 	Granularity   *string `json:"granularity"`
 	AllowSameZone *bool   `json:"allow_same_zone"`
+	By            *string `json:"by"`
 }
 
-// Configure implements base.Plugin. The node must have a zone: backups are
-// placed by zone, and a farm without zones would get none. A block that is
-// refused leaves the configuration as it was.
+// Configure implements base.Plugin. Placing by zone, the node must have
+// one: a farm without zones would get no backups. Placing by a meta key,
+// the node's meta is not known here (the host passes it only to Place), so
+// nothing is required. A block that is refused leaves the configuration as
+// it was.
 func (r *Replicator) Configure(ctx context.Context, raw []byte, node base.Node) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("zonereplicator: configure: %w", err)
@@ -80,7 +87,7 @@ func (r *Replicator) Configure(ctx context.Context, raw []byte, node base.Node) 
 	if err != nil {
 		return fmt.Errorf("zonereplicator: %w", err)
 	}
-	if node.Zone == "" {
+	if cfg.by == "" && node.Zone == "" {
 		return fmt.Errorf("zonereplicator: node %q has no zone: set node { zone = \"...\" } in wadi.hcl on every node", node.Name)
 	}
 	r.mu.Lock()
@@ -120,6 +127,12 @@ func parseConfig(raw []byte) (*rules, error) {
 	if cfg.AllowSameZone != nil {
 		out.allowSameZone = *cfg.AllowSameZone
 	}
+	if cfg.By != nil {
+		if *cfg.By == "" {
+			return nil, errors.New(`config: by "": name a node.meta key, such as "rack", or leave by out to place by zone`)
+		}
+		out.by = *cfg.By
+	}
 	return out, nil
 }
 
@@ -153,7 +166,7 @@ func (r *Replicator) Place(ctx context.Context, req replicator.PlaceRequest) ([]
 	if err != nil {
 		return nil, err
 	}
-	out, err := place(ctx, req, cfg.settings.Backups, cfg.allowSameZone)
+	out, err := place(ctx, req, cfg.settings.Backups, cfg.allowSameZone, cfg.by)
 	if err != nil {
 		return nil, fmt.Errorf("zonereplicator: place: %w", err)
 	}

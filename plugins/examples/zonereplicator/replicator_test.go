@@ -25,9 +25,19 @@ func configured(t *testing.T, raw string) *Replicator {
 	return r
 }
 
-// block is a configuration block as the host sends it: every attribute.
+// block is a configuration block as the host sends it: every attribute,
+// by unset.
 func block(backups int, mode, granularity string, allowSameZone bool) string {
-	return fmt.Sprintf(`{"backups":%d,"mode":%q,"granularity":%q,"allow_same_zone":%t}`, backups, mode, granularity, allowSameZone)
+	return blockBy(backups, mode, granularity, allowSameZone, "")
+}
+
+// blockBy is block placing by a meta key; "" leaves by unset (null).
+func blockBy(backups int, mode, granularity string, allowSameZone bool, by string) string {
+	byJSON := "null"
+	if by != "" {
+		byJSON = fmt.Sprintf("%q", by)
+	}
+	return fmt.Sprintf(`{"backups":%d,"mode":%q,"granularity":%q,"allow_same_zone":%t,"by":%s}`, backups, mode, granularity, allowSameZone, byJSON)
 }
 
 func TestPlugin(t *testing.T) {
@@ -36,6 +46,7 @@ func TestPlugin(t *testing.T) {
 			[]byte(block(1, "sync", "attribute", false)),
 			[]byte(block(0, "async", "session", true)),
 			[]byte(block(maxBackups, "sync", "session", false)),
+			[]byte(blockBy(1, "sync", "attribute", false, "rack")),
 		},
 		Invalid: [][]byte{
 			[]byte(block(-1, "sync", "attribute", false)),
@@ -46,6 +57,8 @@ func TestPlugin(t *testing.T) {
 			[]byte(block(1, "SYNC", "attribute", false)),
 			[]byte(block(1, "sync", "field", false)),
 			[]byte(`{"backups":1,"mode":"sync","granularity":"attribute","allow_same_zone":"yes"}`),
+			[]byte(`{"backups":1,"mode":"sync","granularity":"attribute","allow_same_zone":false,"by":""}`),
+			[]byte(`{"backups":1,"mode":"sync","granularity":"attribute","allow_same_zone":false,"by":["rack"]}`),
 		},
 	})
 }
@@ -55,32 +68,45 @@ func TestConformance(t *testing.T) {
 		name    string
 		backups int
 		allow   bool
+		by      string
 	}{
-		{"backups-0", 0, false},
-		{"backups-1", 1, false},
-		{"backups-2", 2, false},
-		{"backups-3", 3, false},
-		{"backups-1-allow-same-zone", 1, true},
-		{"backups-2-allow-same-zone", 2, true},
+		{"backups-0", 0, false, ""},
+		{"backups-1", 1, false, ""},
+		{"backups-2", 2, false, ""},
+		{"backups-3", 3, false, ""},
+		{"backups-1-allow-same-zone", 1, true, ""},
+		{"backups-2-allow-same-zone", 2, true, ""},
+		// The kit's members are in racks r0 and r1 (Meta["rack"]).
+		{"by-rack-backups-1", 1, false, "rack"},
+		{"by-rack-backups-2", 2, false, "rack"},
+		{"by-rack-backups-2-allow-same-rack", 2, true, "rack"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			raw := block(tt.backups, "sync", "attribute", tt.allow)
+			raw := blockBy(tt.backups, "sync", "attribute", tt.allow, tt.by)
 			plugintest.TestReplicator(t, func(t *testing.T) replicator.Replicator { return configured(t, raw) },
-				plugintest.ReplicatorOptions{Constrained: true, Check: zoneRule(tt.backups, tt.allow)})
+				plugintest.ReplicatorOptions{Constrained: true, Check: zoneRule(tt.backups, tt.allow, tt.by)})
 		})
 	}
+}
+
+// zoneOf is a member's zone as place sees it: its Meta[by] with by.
+func zoneOf(m replicator.Member, by string) string {
+	if by != "" {
+		return m.Meta[by]
+	}
+	return m.Zone
 }
 
 // zoneRule checks a placement against the rules place documents, counting
 // what the farm allows: for each partition, exactly min(n, members outside
 // the primary's zone) backups outside it, one per zone before any zone has
 // two, and, with allowSameZone, as many of the primary's zone as are left
-// to fill n, listed after the others.
-func zoneRule(n int, allowSameZone bool) func(req replicator.PlaceRequest, got [][]string) error {
+// to fill n, listed after the others. With by, a zone is a Meta[by].
+func zoneRule(n int, allowSameZone bool, by string) func(req replicator.PlaceRequest, got [][]string) error {
 	return func(req replicator.PlaceRequest, got [][]string) error {
 		zone := map[string]string{}
 		for _, m := range req.Members {
-			zone[m.Name] = m.Zone
+			zone[m.Name] = zoneOf(m, by)
 		}
 		var errs []error
 		for p, backups := range got {
@@ -89,13 +115,13 @@ func zoneRule(n int, allowSameZone bool) func(req replicator.PlaceRequest, got [
 			var others, same int
 			otherZones := map[string]bool{}
 			for _, m := range req.Members {
-				switch {
+				switch z := zoneOf(m, by); {
 				case m.Name == primary:
-				case m.Zone == pz:
+				case z == pz:
 					same++
 				default:
 					others++
-					otherZones[m.Zone] = true
+					otherZones[z] = true
 				}
 			}
 			wantOther := min(n, others)
@@ -141,6 +167,21 @@ func members(specs ...string) []replicator.Member {
 	return out
 }
 
+// racked makes members from "rack/name" specs, all in zone z, with the
+// rack in Meta["rack"] ("" leaves the key out) and a Meta["dc"] besides:
+// placed by zone, they would have no backups.
+func racked(specs ...string) []replicator.Member {
+	out := make([]replicator.Member, len(specs))
+	for i, s := range specs {
+		rack, name, _ := strings.Cut(s, "/")
+		out[i] = replicator.Member{Name: name, Zone: "z", Meta: map[string]string{"dc": "eu-1"}}
+		if rack != "" {
+			out[i].Meta["rack"] = rack
+		}
+	}
+	return out
+}
+
 // TestZonePlacement places farms of known shape and checks, for every
 // partition, the zones its backups are in.
 func TestZonePlacement(t *testing.T) {
@@ -149,6 +190,7 @@ func TestZonePlacement(t *testing.T) {
 		members []replicator.Member
 		backups int
 		allow   bool
+		by      string // the meta key placing by; "": the zone
 		// want maps a primary to the zones of its backups, in any order:
 		// zoneRule checks the order.
 		want map[string][]string
@@ -221,10 +263,40 @@ func TestZonePlacement(t *testing.T) {
 			backups: 1,
 			want:    map[string][]string{"x1": {"a"}, "x2": {"a"}, "a1": {""}},
 		},
+		{
+			name:    "by-rack",
+			members: racked("r1/a1", "r1/a2", "r2/b1", "r3/c1"),
+			backups: 2, by: "rack",
+			want: map[string][]string{"a1": {"r2", "r3"}, "a2": {"r2", "r3"}, "b1": {"r1", "r3"}, "c1": {"r1", "r2"}},
+		},
+		{
+			name:    "by-rack-ignores-the-zone",
+			members: racked("r1/a1", "r2/b1"),
+			backups: 1, by: "rack",
+			want: map[string][]string{"a1": {"r2"}, "b1": {"r1"}},
+		},
+		{
+			name:    "by-rack-allow-same",
+			members: racked("r1/a1", "r1/a2", "r2/b1"),
+			backups: 2, allow: true, by: "rack",
+			want: map[string][]string{"a1": {"r2", "r1"}, "a2": {"r2", "r1"}, "b1": {"r1", "r1"}},
+		},
+		{
+			name:    "by-rack-no-rack-is-a-rack-too",
+			members: racked("/x1", "/x2", "r1/a1"),
+			backups: 1, by: "rack",
+			want: map[string][]string{"x1": {"r1"}, "x2": {"r1"}, "a1": {""}},
+		},
+		{
+			name:    "by-a-key-no-member-has",
+			members: racked("r1/a1", "r2/b1"),
+			backups: 1, by: "row",
+			want: map[string][]string{"a1": nil, "b1": nil},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := configured(t, block(tt.backups, "sync", "attribute", tt.allow))
+			r := configured(t, blockBy(tt.backups, "sync", "attribute", tt.allow, tt.by))
 			// Each member is the primary of several partitions, so that
 			// every rule is met whatever the hash picks.
 			var primaries []string
@@ -240,7 +312,7 @@ func TestZonePlacement(t *testing.T) {
 			}
 			zone := map[string]string{}
 			for _, m := range tt.members {
-				zone[m.Name] = m.Zone
+				zone[m.Name] = zoneOf(m, tt.by)
 			}
 			for p, backups := range got {
 				var zones []string
@@ -252,7 +324,7 @@ func TestZonePlacement(t *testing.T) {
 					t.Errorf("partition %d (primary %s): backups %q in zones %q; want zones %q", p, primaries[p], backups, zones, want)
 				}
 			}
-			if err := zoneRule(tt.backups, tt.allow)(req, got); err != nil {
+			if err := zoneRule(tt.backups, tt.allow, tt.by)(req, got); err != nil {
 				t.Error(err)
 			}
 		})
@@ -295,14 +367,33 @@ func TestSpread(t *testing.T) {
 	}
 }
 
+// Placing by zone needs the node's zone; placing by a meta key does not,
+// since the zone is not used.
 func TestConfigureNeedsZone(t *testing.T) {
-	r := New()
-	err := r.Configure(t.Context(), []byte(block(1, "sync", "attribute", false)), base.Node{Name: "node-a"})
-	if err == nil || !strings.Contains(err.Error(), "zone") {
-		t.Errorf("Configure on a node without a zone: %v; want an error saying so", err)
+	tests := []struct {
+		name, raw string
+		ok        bool
+	}{
+		{"by zone", block(1, "sync", "attribute", false), false},
+		{"by rack", blockBy(1, "sync", "attribute", false, "rack"), true},
 	}
-	if _, err := r.Settings(t.Context()); !errors.Is(err, errNotConfigured) {
-		t.Errorf("Settings after a refused Configure: %v; want errNotConfigured", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := New()
+			err := r.Configure(t.Context(), []byte(tt.raw), base.Node{Name: "node-a"})
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Configure on a node without a zone: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "zone") {
+				t.Errorf("Configure on a node without a zone: %v; want an error saying so", err)
+			}
+			if _, err := r.Settings(t.Context()); !errors.Is(err, errNotConfigured) {
+				t.Errorf("Settings after a refused Configure: %v; want errNotConfigured", err)
+			}
+		})
 	}
 }
 
@@ -360,12 +451,20 @@ func TestZoneRuleCatches(t *testing.T) {
 		{"same-zone-missing", 4, true, []string{"b1", "c1", "b2"}},
 	}
 	for _, tt := range tests {
-		if err := zoneRule(tt.n, tt.allow)(req, [][]string{tt.got}); err == nil {
+		if err := zoneRule(tt.n, tt.allow, "")(req, [][]string{tt.got}); err == nil {
 			t.Errorf("%s: zoneRule accepted %q", tt.name, tt.got)
 		}
 	}
-	if err := zoneRule(4, true)(req, [][]string{{"c1", "b2", "b1", "a2"}}); err != nil {
+	if err := zoneRule(4, true, "")(req, [][]string{{"c1", "b2", "b1", "a2"}}); err != nil {
 		t.Errorf("zoneRule refused a good placement: %v", err)
+	}
+	// With by, the rack counts, not the zone (the same for all).
+	racks := replicator.PlaceRequest{Members: racked("r1/a1", "r1/a2", "r2/b1"), Primaries: []string{"a1"}}
+	if err := zoneRule(1, false, "rack")(racks, [][]string{{"a2"}}); err == nil {
+		t.Error("zoneRule by rack accepted a backup in the primary's rack")
+	}
+	if err := zoneRule(1, false, "rack")(racks, [][]string{{"b1"}}); err != nil {
+		t.Errorf("zoneRule by rack refused a good placement: %v", err)
 	}
 }
 
@@ -389,7 +488,7 @@ func (c *cancelAfter) Err() error {
 func TestCancelledMidway(t *testing.T) {
 	req := replicator.PlaceRequest{Members: members("a/a1", "b/b1", "c/c1"), Primaries: slices.Repeat([]string{"a1"}, 10000)}
 	ctx := &cancelAfter{Context: t.Context(), calls: 3}
-	if _, err := place(ctx, req, 2, false); !errors.Is(err, context.Canceled) {
+	if _, err := place(ctx, req, 2, false, ""); !errors.Is(err, context.Canceled) {
 		t.Errorf("place with a context cancelled midway: %v; want context.Canceled", err)
 	}
 }

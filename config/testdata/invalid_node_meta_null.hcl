@@ -1,0 +1,3 @@
+node {
+  meta = { rack = null }
+}

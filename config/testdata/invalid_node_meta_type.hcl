@@ -1,0 +1,3 @@
+node {
+  meta = { rack = ["r1", "r2"] }
+}

@@ -1,0 +1,6 @@
+node {
+  meta = {
+    rack = "r1"
+    dc   = "eu-1\n"
+  }
+}
