@@ -226,7 +226,8 @@ func TestFarmPingPong(t *testing.T) {
 	}
 }
 
-// 2. Scatter-gun: clients send increments to random nodes at once, in
+// 2. Scatter-gun: clients send increments to random nodes at once, four at
+// a time per session (a page's parallel requests), in
 // exclusive mode; every session's final count is its acknowledged
 // increments, exactly.
 func TestFarmScatterGun(t *testing.T) {
@@ -236,7 +237,7 @@ func TestFarmScatterGun(t *testing.T) {
 		clients, increments = 10, 20
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, clients)
+	errs := make(chan error, 2*clients)
 	finals := make([]int, clients)
 	cookies := make([]*http.Cookie, clients)
 	for i := range clients {
@@ -244,24 +245,49 @@ func TestFarmScatterGun(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			hc := &http.Client{Timeout: 20 * time.Second}
-			c := &client{hc: hc}
-			rng := rand.New(rand.NewPCG(uint64(i), 7))
-			for k := 1; k <= increments; k++ {
-				m := f.members[rng.IntN(len(f.members))]
-				got, err := c.incrOnce(context.Background(), m.http, c.cookie)
-				if err != nil {
-					errs <- fmt.Errorf("client %d increment %d on %s: %v", i, k, m.name, err)
-					return
-				}
-				if got != k {
-					errs <- fmt.Errorf("client %d increment %d on %s: count %d", i, k, m.name, got)
-					return
-				}
-				if c.lastCookie != nil {
-					c.cookie = c.lastCookie
-				}
+			first := &client{hc: hc}
+			got, err := first.incrOnce(context.Background(), f.members[i%len(f.members)].http, nil)
+			if err != nil || got != 1 {
+				errs <- fmt.Errorf("client %d: first increment: count %d, %v", i, got, err)
+				return
 			}
-			finals[i], cookies[i] = increments, c.cookie
+			// The rest two at a time, as a page's parallel requests: with
+			// exclusive concurrency they run one after the other wherever
+			// the session is, so every answer is a different count.
+			const parallel = 4
+			var mu sync.Mutex
+			seen := make(map[int]bool, increments)
+			seen[1] = true
+			var pw sync.WaitGroup
+			for w := range parallel {
+				pw.Add(1)
+				go func() {
+					defer pw.Done()
+					c := &client{hc: hc, cookie: first.lastCookie}
+					rng := rand.New(rand.NewPCG(uint64(i), uint64(w)))
+					for k := w + 1; k < increments; k += parallel {
+						m := f.members[rng.IntN(len(f.members))]
+						got, err := c.incrOnce(context.Background(), m.http, c.cookie)
+						if err != nil {
+							errs <- fmt.Errorf("client %d worker %d on %s: %v", i, w, m.name, err)
+							return
+						}
+						mu.Lock()
+						dup := seen[got]
+						seen[got] = true
+						mu.Unlock()
+						if dup || got < 2 || got > increments {
+							errs <- fmt.Errorf("client %d worker %d on %s: count %d (seen before: %v)", i, w, m.name, got, dup)
+							return
+						}
+						if c.lastCookie != nil {
+							c.cookie = c.lastCookie
+						}
+					}
+				}()
+			}
+			pw.Wait()
+			finals[i], cookies[i] = increments, first.lastCookie
 		}()
 	}
 	wg.Wait()

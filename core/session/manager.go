@@ -340,6 +340,10 @@ func (m *Manager) unlockRequest(s *Session) {
 	s.lock.Release(m.requestWeight())
 }
 
+// maxLookups bounds how often one request looks for a session that keeps
+// leaving (see lookupOutcome).
+const maxLookups = 100
+
 // lookup finds the session with the id and returns it locked for a request,
 // or nil if there is none. An id the node never issued finds nothing: ids
 // are only ever adopted from memory or from the store, never from a client.
@@ -352,9 +356,13 @@ func (m *Manager) lookup(ctx context.Context, id string) (*Session, error) {
 // if not nil, is what memory held under id a moment ago: the first attempt
 // starts from it instead of looking again.
 func (m *Manager) lookupOutcome(ctx context.Context, id string, here *Session) (*Session, Outcome, error) {
-	// A session can be evicted or renewed between finding and locking it;
-	// each retry sees the newer state, so a few attempts always settle.
-	for range 4 {
+	// A session can be evicted, renewed or moved to another node between
+	// finding and locking it; each retry sees the newer state. Alone, a few
+	// attempts settle; requests for one session racing on several nodes
+	// take it from each other, so the bound is mostly time: a fetch that
+	// brings the session keeps it locked for its request.
+	deadline := time.Now().Add(m.opts.LockTimeout)
+	for i := 0; i < 4 || (i < maxLookups && time.Now().Before(deadline)); i++ {
 		s, o, err := m.find(ctx, id, here)
 		here = nil
 		if err != nil || s == nil {
