@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -330,6 +331,7 @@ func TestFarmRollingRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
+	var acked atomic.Int64 // increments answered, over all clients
 	errs := make(chan error, clients)
 	counts := make([]int, clients)
 	cookies := make([]*http.Cookie, clients)
@@ -354,6 +356,7 @@ func TestFarmRollingRestart(t *testing.T) {
 					c.cookie = c.lastCookie
 				}
 				counts[i], cookies[i] = got, c.cookie
+				acked.Add(1)
 				time.Sleep(5 * time.Millisecond)
 			}
 		}()
@@ -365,9 +368,15 @@ func TestFarmRollingRestart(t *testing.T) {
 		mu.Unlock()
 		// Requests already sent to it finish; new ones go elsewhere.
 		time.Sleep(100 * time.Millisecond)
+		before := acked.Load()
 		f.stop(m, syscall.SIGTERM)
 		f.start(m)
 		f.settle()
+		// The load went on across the restart: the proof is about
+		// requests that met a farm with a member leaving and coming back.
+		if acked.Load() == before {
+			t.Errorf("no increment was answered while %s restarted", m.name)
+		}
 		mu.Lock()
 		away[m.name] = false
 		mu.Unlock()
